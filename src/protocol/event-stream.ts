@@ -1,0 +1,137 @@
+/**
+ * decryptEventStream: a streamed chat completion (`text/event-stream`) in, the same stream with
+ * every chunk's contents decrypted out, as it flows (protocol §5).
+ *
+ * Input may be cut anywhere (inside a line, inside a UTF-8 character); any of LF, CRLF and CR
+ * end lines. SSE parsing is eventsource-parser's; we re-emit each event with LF line endings,
+ * keeping comments, `event:`, `id:` and `retry:` fields. An event whose data carries nothing to
+ * decrypt is re-emitted with its data exactly as it came. Backpressure and cancellation go
+ * through `pipeThrough`, so a slow reader slows the source and a cancel reaches it.
+ */
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+import { ArkE2EEError, EventStreamError } from '../errors.js';
+import { isJsonObject } from './json.js';
+import { decryptChoices } from './response.js';
+import type { Session } from './session.js';
+
+const DONE = '[DONE]';
+
+/** The data of one event after decryption: `[DONE]` and untouched chunks exactly as they came. */
+export function decryptEventData(data: string, session: Session): string {
+  if (data === DONE) return data;
+  let chunk: unknown;
+  try {
+    chunk = JSON.parse(data);
+  } catch {
+    throw new EventStreamError(
+      'an event of the answer stream carries data that is neither JSON nor [DONE]; the stream ' +
+        'is not a chat completion stream, so nothing after this point is trusted',
+    );
+  }
+  if (!isJsonObject(chunk)) return data;
+  const decrypted = decryptChoices(chunk, session, 'delta');
+  return decrypted === chunk ? data : JSON.stringify(decrypted);
+}
+
+function serializeEvent(event: EventSourceMessage, data: string): string {
+  let out = '';
+  if (event.event !== undefined) out += `event: ${event.event}\n`;
+  if (event.id !== undefined) out += `id: ${event.id}\n`;
+  for (const line of data.split('\n')) out += `data: ${line}\n`;
+  return `${out}\n`;
+}
+
+/** An incremental SSE decrypter: text in, text out; `end()` checks the stream ended cleanly. */
+export class EventStreamDecrypter {
+  private readonly parser: EventSourceParser;
+  private output = '';
+  private failure: unknown;
+  private ending = false;
+  private endedWithCarriageReturn = false;
+
+  constructor(private readonly session: Session) {
+    this.parser = createParser({
+      onEvent: (event) => this.onEvent(event),
+      onComment: (comment) => {
+        this.output += `: ${comment}\n`;
+      },
+      onRetry: (retry) => {
+        this.output += `retry: ${retry}\n`;
+      },
+    });
+  }
+
+  private onEvent(event: EventSourceMessage): void {
+    if (this.failure !== undefined) return;
+    if (this.ending) {
+      this.failure = new EventStreamError(
+        'the answer stream ended inside an event (no blank line after its last field); the ' +
+          'connection was probably cut, so the answer is incomplete',
+      );
+      return;
+    }
+    try {
+      this.output += serializeEvent(event, decryptEventData(event.data, this.session));
+    } catch (error) {
+      this.failure = error;
+    }
+  }
+
+  private take(): string {
+    if (this.failure !== undefined) throw this.failure;
+    const out = this.output;
+    this.output = '';
+    return out;
+  }
+
+  /** Feeds decoded text; returns the decrypted text that is complete so far. */
+  push(text: string): string {
+    if (text === '') return this.take();
+    this.endedWithCarriageReturn = text.charCodeAt(text.length - 1) === 13;
+    this.parser.feed(text);
+    return this.take();
+  }
+
+  /** Ends the stream; throws when it stopped inside an event. */
+  end(): string {
+    // A trailing CR is a line end the parser holds back in case LF follows: settle it first.
+    if (this.endedWithCarriageReturn) this.parser.feed('\n');
+    // A complete stream ends with a blank line, so two more line ends dispatch nothing.
+    // Anything they do dispatch was an event the stream left unfinished.
+    this.ending = true;
+    this.parser.feed('\n\n');
+    return this.take();
+  }
+}
+
+/** The answer stream with every chunk's contents decrypted, as it flows. */
+export function decryptEventStream(
+  stream: ReadableStream<Uint8Array>,
+  session: Session,
+): ReadableStream<Uint8Array> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const encoder = new TextEncoder();
+  const decrypter = new EventStreamDecrypter(session);
+  const emit = (controller: TransformStreamDefaultController<Uint8Array>, text: string): void => {
+    if (text !== '') controller.enqueue(encoder.encode(text));
+  };
+  const decode = (bytes?: Uint8Array): string => {
+    try {
+      return bytes === undefined ? decoder.decode() : decoder.decode(bytes, { stream: true });
+    } catch (error) {
+      if (error instanceof ArkE2EEError) throw error;
+      throw new EventStreamError('the answer stream is not valid UTF-8', { cause: error });
+    }
+  };
+  return stream.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        emit(controller, decrypter.push(decode(chunk)));
+      },
+      flush(controller) {
+        emit(controller, decrypter.push(decode()));
+        emit(controller, decrypter.end());
+      },
+    }),
+  );
+}

@@ -1,0 +1,137 @@
+/**
+ * createSession / sessionFromKey: the per-request handshake (protocol §2) and the text
+ * encryption it enables (protocol §3).
+ */
+import type { BackendChoice, CryptoBackend } from '../crypto/backend.js';
+import { resolveBackend } from '../crypto/select.js';
+import { DecryptionFailedError, InvalidKeyError } from '../errors.js';
+import { decodeBase64, encodeBase64 } from './base64.js';
+import type { ModelCertificate } from './certificate.js';
+import {
+  AICC_VERSION,
+  HKDF_OUTPUT_LENGTH,
+  SESSION_KEY_LENGTH,
+  SESSION_NONCE_LENGTH,
+} from './constants.js';
+import { utf8Decode, utf8Encode } from './utf8.js';
+
+/** The `X-Encrypt-Info` header's JSON object (protocol §2). */
+export interface EncryptInfo {
+  /** The certificate's notAfter, whole Unix seconds. */
+  ExpireTime: number;
+  Version?: string;
+  RingID?: string;
+  KeyID?: string;
+}
+
+export interface SessionOptions {
+  /** AICC mode: the certificate must carry ring and key ids, sent in `X-Encrypt-Info`. */
+  aicc?: boolean;
+  /** A fixed 32-byte ephemeral scalar, for vectors and tests; fresh and random otherwise. */
+  ephemeralPrivateKey?: Uint8Array;
+  backend?: BackendChoice;
+}
+
+export interface Session {
+  /** AES-256 key shared with the service for this one request. */
+  readonly key: Uint8Array;
+  /** 96-bit GCM nonce, the same for every text of the request and its answer (§3, §7). */
+  readonly nonce: Uint8Array;
+  /** The `X-Session-Token` value: base64 of our ephemeral public point; `""` from a raw key. */
+  readonly token: string;
+  /** The `X-Encrypt-Info` object; `undefined` for a session made from a raw key. */
+  readonly encryptInfo: EncryptInfo | undefined;
+  readonly backend: CryptoBackend;
+  /** `base64(AES-256-GCM(key, nonce, UTF-8(text)) || tag)` (protocol §3). */
+  encryptText(text: string): string;
+  /** The inverse of `encryptText`; `DecryptionFailedError` when it does not authenticate. */
+  decryptText(ciphertext: string): string;
+}
+
+const EMPTY = new Uint8Array(0);
+const ZERO_SALT = new Uint8Array(32);
+
+function buildEncryptInfo(certificate: ModelCertificate, aicc: boolean): EncryptInfo {
+  const info: EncryptInfo = { ExpireTime: Math.floor(certificate.notAfter.getTime() / 1000) };
+  if (aicc) {
+    info.Version = AICC_VERSION;
+    info.RingID = certificate.ringId;
+    info.KeyID = certificate.keyId;
+  }
+  return info;
+}
+
+/** A session from a fresh ephemeral key agreed with the model certificate's key (§2). */
+export function createSession(certificate: ModelCertificate, options: SessionOptions = {}): Session {
+  const backend = resolveBackend(options.backend);
+  const aicc = options.aicc ?? false;
+  if (aicc && !certificate.isAICC) {
+    throw new InvalidKeyError(
+      'AICC mode needs a certificate that names a key ring and a key (SAN ring.<id>, key.<id>); ' +
+        'fetch the certificate with AICC on, or turn AICC off',
+    );
+  }
+  const agreement = backend.agree(certificate.publicKey, options.ephemeralPrivateKey);
+  const okm = backend.hkdf(agreement.sharedSecret, ZERO_SALT, EMPTY, HKDF_OUTPUT_LENGTH);
+  return makeSession(
+    backend,
+    okm.slice(0, SESSION_KEY_LENGTH),
+    okm.slice(SESSION_KEY_LENGTH, HKDF_OUTPUT_LENGTH),
+    encodeBase64(agreement.publicKey),
+    buildEncryptInfo(certificate, aicc),
+  );
+}
+
+/** A session from a raw key and nonce, e.g. the service side, or a recorded exchange. */
+export function sessionFromKey(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  options: { backend?: BackendChoice } = {},
+): Session {
+  if (key.length !== SESSION_KEY_LENGTH) {
+    throw new InvalidKeyError(`session key must be ${SESSION_KEY_LENGTH} bytes, got ${key.length}`);
+  }
+  if (nonce.length !== SESSION_NONCE_LENGTH) {
+    throw new InvalidKeyError(
+      `session nonce must be ${SESSION_NONCE_LENGTH} bytes, got ${nonce.length}`,
+    );
+  }
+  return makeSession(resolveBackend(options.backend), key.slice(), nonce.slice(), '', undefined);
+}
+
+function makeSession(
+  backend: CryptoBackend,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  token: string,
+  encryptInfo: EncryptInfo | undefined,
+): Session {
+  return Object.freeze({
+    key,
+    nonce,
+    token,
+    encryptInfo: encryptInfo ? Object.freeze(encryptInfo) : undefined,
+    backend,
+    encryptText(text: string): string {
+      return encodeBase64(backend.seal(key, nonce, utf8Encode(text)));
+    },
+    decryptText(ciphertext: string): string {
+      const sealed = decodeBase64(ciphertext);
+      if (sealed === undefined) {
+        throw new DecryptionFailedError(
+          'answer text is not canonical base64, so it is not a ciphertext of this session',
+          { offset: 0 },
+        );
+      }
+      const plain = backend.open(key, nonce, sealed);
+      if (plain === undefined) {
+        throw new DecryptionFailedError(
+          'answer text does not authenticate under this session key: it was altered, cut, or ' +
+            'encrypted for another request',
+          { offset: 0 },
+        );
+      }
+      return utf8Decode(plain);
+    },
+  });
+}

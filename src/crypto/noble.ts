@@ -6,7 +6,7 @@ import { ecb, gcm } from '@noble/ciphers/aes.js';
 import { p256 } from '@noble/curves/nist.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { InvalidKeyError } from '../errors.js';
+import { ArkE2EEError, InvalidKeyError } from '../errors.js';
 import {
   GCM_TAG_LENGTH,
   P256_POINT_LENGTH,
@@ -15,13 +15,20 @@ import {
   type KeyAgreement,
 } from './backend.js';
 
+/** RFC 5869 §2.3: L <= 255 * HashLen, i.e. 8160 bytes for SHA-256. */
+const HKDF_SHA256_MAX_LENGTH = 255 * 32;
+
 export const nobleBackend: CryptoBackend = {
   name: 'noble',
 
   agree(peerPublicKey, privateKey): KeyAgreement {
     if (peerPublicKey.length !== P256_POINT_LENGTH || peerPublicKey[0] !== 0x04) {
+      const got =
+        peerPublicKey.length === P256_POINT_LENGTH
+          ? `prefix 0x${(peerPublicKey[0] ?? 0).toString(16).padStart(2, '0')}`
+          : `${peerPublicKey.length} bytes`;
       throw new InvalidKeyError(
-        `peer public key must be a 65-byte uncompressed P-256 point, got ${peerPublicKey.length} bytes`,
+        `peer public key must be a 65-byte uncompressed P-256 point (04 || X || Y), got ${got}`,
       );
     }
     const secret = privateKey ?? p256.utils.randomSecretKey();
@@ -39,6 +46,11 @@ export const nobleBackend: CryptoBackend = {
   },
 
   hkdf(ikm, salt, info, length) {
+    if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX_LENGTH) {
+      throw new ArkE2EEError(
+        `HKDF-SHA256 output length must be an integer from 0 to ${HKDF_SHA256_MAX_LENGTH} bytes, got ${length}`,
+      );
+    }
     return hkdf(sha256, ikm, salt, info, length);
   },
 

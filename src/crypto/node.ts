@@ -4,7 +4,7 @@
  * that bundles for browsers and edge runtimes do not pull it in.
  */
 import type * as NodeCrypto from 'node:crypto';
-import { InvalidKeyError } from '../errors.js';
+import { ArkE2EEError, InvalidKeyError } from '../errors.js';
 import {
   GCM_TAG_LENGTH,
   P256_POINT_LENGTH,
@@ -37,10 +37,26 @@ function gcmAlgorithm(key: Uint8Array): NodeCrypto.CipherGCMTypes {
 }
 
 function checkPeerPoint(point: Uint8Array): void {
-  // Only the uncompressed form is part of the protocol (§2): refuse anything else up front.
+  // Only the uncompressed form is part of the protocol (§2): refuse anything else up front
+  // (OpenSSL would otherwise also take compressed and hybrid encodings).
   if (point.length !== P256_POINT_LENGTH || point[0] !== 0x04) {
+    const got =
+      point.length === P256_POINT_LENGTH
+        ? `prefix 0x${(point[0] ?? 0).toString(16).padStart(2, '0')}`
+        : `${point.length} bytes`;
     throw new InvalidKeyError(
-      `peer public key must be a 65-byte uncompressed P-256 point, got ${point.length} bytes`,
+      `peer public key must be a 65-byte uncompressed P-256 point (04 || X || Y), got ${got}`,
+    );
+  }
+}
+
+/** RFC 5869 §2.3: L <= 255 * HashLen, i.e. 8160 bytes for SHA-256. */
+const HKDF_SHA256_MAX_LENGTH = 255 * 32;
+
+function checkHkdfLength(length: number): void {
+  if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX_LENGTH) {
+    throw new ArkE2EEError(
+      `HKDF-SHA256 output length must be an integer from 0 to ${HKDF_SHA256_MAX_LENGTH} bytes, got ${length}`,
     );
   }
 }
@@ -71,6 +87,7 @@ export function createNodeBackend(crypto: typeof NodeCrypto): CryptoBackend {
     },
 
     hkdf(ikm, salt, info, length) {
+      checkHkdfLength(length);
       return new Uint8Array(crypto.hkdfSync('sha256', ikm, salt, info, length));
     },
 

@@ -24,3 +24,6 @@ export { encryptChatRequest, type EncryptRequestOptions } from './protocol/reque
 export { decryptChatCompletion } from './protocol/response.js';
 export { decryptEventStream } from './protocol/event-stream.js';
 export * as constants from './protocol/constants.js';
+export { createEncryptedFetch, type EncryptedFetchOptions } from './transport/encrypted-fetch.js';
+export type { ArkEncryptionOptions } from './transport/encryptor.js';
+export type { CertificateOption } from './certificates/source.js';

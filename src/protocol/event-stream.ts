@@ -53,10 +53,10 @@ export class EventStreamDecrypter {
     this.parser = createParser({
       onEvent: (event) => this.onEvent(event),
       onComment: (comment) => {
-        this.output += `: ${comment}\n`;
+        if (this.failure === undefined) this.output += `: ${comment}\n`;
       },
       onRetry: (retry) => {
-        this.output += `retry: ${retry}\n`;
+        if (this.failure === undefined) this.output += `retry: ${retry}\n`;
       },
     });
   }
@@ -78,7 +78,13 @@ export class EventStreamDecrypter {
   }
 
   private take(): string {
+    // On failure the text complete before it stays here, for `drain()`.
     if (this.failure !== undefined) throw this.failure;
+    return this.drain();
+  }
+
+  /** The text complete so far; after `push` or `end` threw, what came before the failure. */
+  drain(): string {
     const out = this.output;
     this.output = '';
     return out;
@@ -123,14 +129,22 @@ export function decryptEventStream(
       throw new EventStreamError('the answer stream is not valid UTF-8', { cause: error });
     }
   };
+  // On failure, what came before it goes out first (to the read that is waiting), then the error.
+  const step = (controller: TransformStreamDefaultController<Uint8Array>, run: () => string): void => {
+    try {
+      emit(controller, run());
+    } catch (error) {
+      emit(controller, decrypter.drain());
+      throw error;
+    }
+  };
   return stream.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
-        emit(controller, decrypter.push(decode(chunk)));
+        step(controller, () => decrypter.push(decode(chunk)));
       },
       flush(controller) {
-        emit(controller, decrypter.push(decode()));
-        emit(controller, decrypter.end());
+        step(controller, () => decrypter.push(decode()) + decrypter.end());
       },
     }),
   );

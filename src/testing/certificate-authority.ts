@@ -1,0 +1,167 @@
+/**
+ * The mock service's own certificate: a fresh P-256 key pair and a self-signed X.509 v3
+ * certificate built with @peculiar/asn1-x509 and signed (ecdsa-with-SHA256) by node:crypto.
+ * In AICC mode its Subject Alternative Names are `ring.<RingID>` then `key.<KeyID>` (protocol §1).
+ */
+import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import {
+  AlgorithmIdentifier,
+  AttributeTypeAndValue,
+  AttributeValue,
+  BasicConstraints,
+  Certificate,
+  Extension,
+  Extensions,
+  GeneralName,
+  KeyUsage,
+  KeyUsageFlags,
+  Name,
+  RelativeDistinguishedName,
+  SubjectAlternativeName,
+  SubjectKeyIdentifier,
+  SubjectPublicKeyInfo,
+  TBSCertificate,
+  Validity,
+  Version,
+  id_ce_basicConstraints,
+  id_ce_keyUsage,
+  id_ce_subjectAltName,
+  id_ce_subjectKeyIdentifier,
+} from '@peculiar/asn1-x509';
+import { AICC_KEY_PREFIX, AICC_RING_PREFIX } from '../protocol/constants.js';
+
+/** Subject common name of every mock certificate. */
+export const MOCK_CERTIFICATE_SUBJECT = 'ark-e2ee mock model';
+export const DEFAULT_MOCK_RING_ID = 'ring-mock';
+export const DEFAULT_MOCK_KEY_ID = 'key-mock';
+
+const OID_COMMON_NAME = '2.5.4.3';
+const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
+export interface MockCertificateOptions {
+  /** Put `ring.<ringId>` and `key.<keyId>` in the SAN (AICC mode). Default false. */
+  aicc?: boolean;
+  /** AICC key ring id; default `ring-mock`. */
+  ringId?: string;
+  /** AICC key id; default `key-mock`. */
+  keyId?: string;
+  /** Start of validity; default now − 1 hour. */
+  notBefore?: Date;
+  /** End of validity; default now + 365 days. */
+  notAfter?: Date;
+}
+
+export interface MockCertificate {
+  /** The certificate, PEM (`-----BEGIN CERTIFICATE-----`). */
+  readonly certificatePem: string;
+  /** The certificate, DER. */
+  readonly certificateDer: Uint8Array;
+  /** The certificate's private key: what the service derives sessions with. */
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  readonly aicc: boolean;
+  /** `""` unless AICC. */
+  readonly ringId: string;
+  /** `""` unless AICC. */
+  readonly keyId: string;
+  /** Validity, whole seconds (as encoded). */
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+function wholeSeconds(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000);
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+function extension(extnID: string, critical: boolean, value: unknown): Extension {
+  return new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
+}
+
+/** A positive serial number of 16 bytes (first byte 0x01…0x7f, so no sign or padding byte). */
+function serialNumber(): ArrayBuffer {
+  const serial = randomBytes(16);
+  serial[0] = ((serial[0] ?? 1) & 0x7f) | 0x01;
+  return toArrayBuffer(serial);
+}
+
+export function toPem(der: Uint8Array, label = 'CERTIFICATE'): string {
+  const base64 = Buffer.from(der).toString('base64');
+  const lines = base64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+/** Makes a fresh key pair and a self-signed certificate for it. */
+export function createMockCertificate(options: MockCertificateOptions = {}): MockCertificate {
+  const aicc = options.aicc ?? false;
+  const ringId = aicc ? (options.ringId ?? DEFAULT_MOCK_RING_ID) : '';
+  const keyId = aicc ? (options.keyId ?? DEFAULT_MOCK_KEY_ID) : '';
+  const now = Date.now();
+  const notBefore = wholeSeconds(options.notBefore ?? new Date(now - HOUR_MS));
+  const notAfter = wholeSeconds(options.notAfter ?? new Date(now + 365 * DAY_MS));
+
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const spkiDer = publicKey.export({ type: 'spki', format: 'der' });
+  const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
+  const name = new Name([
+    new RelativeDistinguishedName([
+      new AttributeTypeAndValue({
+        type: OID_COMMON_NAME,
+        value: new AttributeValue({ utf8String: MOCK_CERTIFICATE_SUBJECT }),
+      }),
+    ]),
+  ]);
+  const signatureAlgorithm = new AlgorithmIdentifier({ algorithm: OID_ECDSA_WITH_SHA256 });
+
+  const keyUsage = new KeyUsage(KeyUsageFlags.digitalSignature | KeyUsageFlags.keyAgreement);
+  const keyId20 = createHash('sha1').update(new Uint8Array(spki.subjectPublicKey)).digest();
+  const extensions = new Extensions([
+    extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
+    extension(id_ce_keyUsage, true, keyUsage),
+    extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(keyId20)),
+  ]);
+  if (aicc) {
+    const san = new SubjectAlternativeName([
+      new GeneralName({ dNSName: `${AICC_RING_PREFIX}${ringId}` }),
+      new GeneralName({ dNSName: `${AICC_KEY_PREFIX}${keyId}` }),
+    ]);
+    extensions.push(extension(id_ce_subjectAltName, false, san));
+  }
+
+  const tbsCertificate = new TBSCertificate({
+    version: Version.v3,
+    serialNumber: serialNumber(),
+    signature: signatureAlgorithm,
+    issuer: name,
+    validity: new Validity({ notBefore, notAfter }),
+    subject: name,
+    subjectPublicKeyInfo: spki,
+    extensions,
+  });
+  const tbsDer = new Uint8Array(AsnConvert.serialize(tbsCertificate));
+  const signature = sign('sha256', tbsDer, { key: privateKey, dsaEncoding: 'der' });
+  const certificate = new Certificate({
+    tbsCertificate,
+    signatureAlgorithm,
+    signatureValue: toArrayBuffer(signature),
+  });
+  const certificateDer = new Uint8Array(AsnConvert.serialize(certificate));
+
+  return {
+    certificatePem: toPem(certificateDer),
+    certificateDer,
+    privateKey,
+    publicKey,
+    aicc,
+    ringId,
+    keyId,
+    notBefore,
+    notAfter,
+  };
+}

@@ -1,0 +1,298 @@
+/**
+ * startMockArkServer: the service side of Ark's encryption protocol on node:http and
+ * node:crypto, on loopback, for tests and the demo. Scenarios by model name: see scenarios.ts.
+ *
+ * Routes (prefix `/api/v3`): `POST /e2e/get/certificate`, `POST /chat/completions`,
+ * `POST /batch/chat/completions`; anything else is 404.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { KeyObject } from 'node:crypto';
+import {
+  AICC_VERSION,
+  BATCH_CHAT_COMPLETIONS_SUFFIX,
+  CERTIFICATE_PATH,
+  CERTIFICATE_SESSION_TOKEN,
+  CHAT_COMPLETIONS_SUFFIX,
+} from '../protocol/constants.js';
+import { createMockCertificate, type MockCertificate, type MockCertificateOptions } from './certificate-authority.js';
+import { MockRequestError, openEncryptedRequest } from './encrypted-request.js';
+import { completionBody, completionChunks, errorBody, type ResponseContext } from './responses.js';
+import { planAnswer, scenarioForModel } from './scenarios.js';
+
+export const MOCK_API_PREFIX = '/api/v3';
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+export interface MockArkServerOptions extends MockCertificateOptions {
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** When set, every request must carry `Authorization: Bearer <apiKey>`, else 401. */
+  apiKey?: string;
+  /** A certificate to serve instead of a fresh one (e.g. to keep it across restarts). */
+  certificate?: MockCertificate;
+}
+
+export interface RecordedRequest {
+  readonly method: string;
+  /** Path and query as received, e.g. `/api/v3/chat/completions`. */
+  readonly path: string;
+  /** Header names lowercased; repeated headers joined with `, `. */
+  readonly headers: Record<string, string>;
+  /** The raw body as received (UTF-8). */
+  readonly body: string;
+  /** For an encrypted chat request the server could open: the messages as it decrypted them. */
+  decryptedMessages?: unknown[];
+}
+
+export interface MockArkServerStats {
+  /** Requests that reached the certificate endpoint (answered or not). */
+  certificateRequests: number;
+  /** Chat (and batch chat) requests, and those of them that said they were encrypted. */
+  chatRequests: number;
+  encryptedRequests: number;
+}
+
+export interface MockArkServer {
+  /** `http://127.0.0.1:PORT/api/v3`: the base URL to give a client. */
+  readonly url: string;
+  readonly port: number;
+  readonly certificatePem: string;
+  readonly certificate: MockCertificate;
+  /** The certificate's private key (for deriveServerSession in tests). */
+  readonly privateKey: KeyObject;
+  /** Every request in arrival order, raw. */
+  readonly requests: RecordedRequest[];
+  readonly stats: MockArkServerStats;
+  /** Same as `stats.certificateRequests`. */
+  readonly certificateRequests: number;
+  readonly server: Server;
+  /** Closes the server and destroys open connections; resolves when closed. */
+  close(): Promise<void>;
+}
+
+function recordHeaders(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const bytes = chunk as Buffer;
+    size += bytes.length;
+    if (size > MAX_BODY_BYTES) throw new MockRequestError(413, 'RequestTooLarge', 'request body too large', 'BadRequest');
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(text)),
+  });
+  response.end(text);
+}
+
+function sendError(response: ServerResponse, error: MockRequestError, headers: Record<string, string> = {}): void {
+  sendJson(response, error.status, errorBody(error.code, error.message, error.type, error.param), headers);
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new MockRequestError(400, 'InvalidParameter', 'the request body is not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new MockRequestError(400, 'InvalidParameter', 'the request body is not a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+function waitForDrain(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Starts the mock Ark service; resolves once it listens. */
+export async function startMockArkServer(options: MockArkServerOptions = {}): Promise<MockArkServer> {
+  const certificate = options.certificate ?? createMockCertificate(options);
+  const host = options.host ?? '127.0.0.1';
+  const requests: RecordedRequest[] = [];
+  const stats: MockArkServerStats = { certificateRequests: 0, chatRequests: 0, encryptedRequests: 0 };
+  let sequence = 0;
+
+  const authorize = (headers: Record<string, string>): void => {
+    if (options.apiKey === undefined || headers['authorization'] === `Bearer ${options.apiKey}`) return;
+    throw new MockRequestError(401, 'AuthenticationError',
+      'The API key in the request is missing or invalid.', 'Unauthorized');
+  };
+
+  const serveCertificate = (record: RecordedRequest, response: ServerResponse): void => {
+    stats.certificateRequests += 1;
+    authorize(record.headers);
+    if (record.headers['x-session-token'] !== CERTIFICATE_SESSION_TOKEN) {
+      throw new MockRequestError(400, 'InvalidParameter',
+        `a certificate request must carry X-Session-Token: ${CERTIFICATE_SESSION_TOKEN}`, 'BadRequest', 'X-Session-Token');
+    }
+    const body = parseJsonObject(record.body);
+    if (typeof body['model'] !== 'string' || body['model'] === '') {
+      throw new MockRequestError(400, 'InvalidParameter', 'model must be a non-empty string', 'BadRequest', 'model');
+    }
+    if (body['type'] !== undefined && body['type'] !== AICC_VERSION) {
+      throw new MockRequestError(400, 'InvalidParameter', `type must be ${AICC_VERSION} when present`, 'BadRequest', 'type');
+    }
+    sendJson(response, 200, { Certificate: certificate.certificatePem });
+  };
+
+  const serveChat = async (record: RecordedRequest, response: ServerResponse): Promise<void> => {
+    stats.chatRequests += 1;
+    sequence += 1;
+    const id = `021mock${String(sequence).padStart(8, '0')}`;
+    const replyHeaders: Record<string, string> = { 'x-request-id': id };
+    const clientRequestId = record.headers['x-client-request-id'];
+    if (clientRequestId !== undefined) replyHeaders['x-client-request-id'] = clientRequestId;
+    try {
+      authorize(record.headers);
+      const body = parseJsonObject(record.body);
+      const model = body['model'];
+      if (typeof model !== 'string' || model === '') {
+        throw new MockRequestError(400, 'InvalidParameter', 'model must be a non-empty string', 'BadRequest', 'model');
+      }
+      let messages: unknown = body['messages'];
+      let seal = (text: string): string => text;
+      if (record.headers['x-is-encrypted']?.toLowerCase() === 'true') {
+        stats.encryptedRequests += 1;
+        const opened = openEncryptedRequest(record.headers, body, certificate);
+        record.decryptedMessages = opened.messages;
+        messages = opened.messages;
+        seal = opened.seal;
+      }
+      if (!Array.isArray(messages)) {
+        throw new MockRequestError(400, 'InvalidParameter', 'messages must be an array', 'BadRequest', 'messages');
+      }
+      const scenario = scenarioForModel(model);
+      if (scenario.kind === 'error' && scenario.status === 429) {
+        replyHeaders['retry-after'] = '1';
+        replyHeaders['retry-after-ms'] = '10';
+        throw new MockRequestError(429, 'RateLimitExceeded.EndpointRPMExceeded',
+          'The request was rejected because the rate limit of the endpoint was exceeded.', 'TooManyRequests');
+      }
+      if (scenario.kind === 'error') {
+        replyHeaders['retry-after-ms'] = '10';
+        throw new MockRequestError(500, 'InternalServiceError',
+          'The service encountered an unexpected internal error.', 'InternalServerError');
+      }
+      const plan = planAnswer(scenario, { ...body, messages });
+      const ctx: ResponseContext = { id, created: Math.floor(Date.now() / 1000), model, seal };
+      if (body['stream'] !== true) {
+        sendJson(response, 200, completionBody(plan, ctx), replyHeaders);
+        return;
+      }
+      const streamOptions = body['stream_options'];
+      const includeUsage = typeof streamOptions === 'object' && streamOptions !== null
+        && (streamOptions as Record<string, unknown>)['include_usage'] === true;
+      response.writeHead(200, {
+        ...replyHeaders,
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+      });
+      let written = 0;
+      for (const chunk of completionChunks(plan, ctx, includeUsage)) {
+        if (response.destroyed) return;
+        if (!response.write(`data: ${JSON.stringify(chunk)}\n\n`)) await waitForDrain(response);
+        written += 1;
+        // Let other requests through now and then during a long answer.
+        if (written % 256 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (!response.destroyed) response.end('data: [DONE]\n\n');
+    } catch (error) {
+      if (error instanceof MockRequestError) {
+        sendError(response, error, replyHeaders);
+        return;
+      }
+      throw error;
+    }
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const method = request.method ?? 'GET';
+    const path = request.url ?? '/';
+    const headers = recordHeaders(request);
+    const body = await readBody(request);
+    const record: RecordedRequest = { method, path, headers, body };
+    requests.push(record);
+    const pathname = path.split('?')[0] ?? path;
+    const route = pathname.startsWith(`${MOCK_API_PREFIX}/`) ? pathname.slice(MOCK_API_PREFIX.length) : null;
+    const known = route === CERTIFICATE_PATH || route === CHAT_COMPLETIONS_SUFFIX || route === BATCH_CHAT_COMPLETIONS_SUFFIX;
+    if (!known) throw new MockRequestError(404, 'NotFound', `no such endpoint: ${method} ${pathname}`, 'NotFound');
+    if (method !== 'POST') throw new MockRequestError(405, 'MethodNotAllowed', `use POST for ${pathname}`, 'BadRequest');
+    if (route === CERTIFICATE_PATH) serveCertificate(record, response);
+    else await serveChat(record, response);
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      const refused = error instanceof MockRequestError ? error
+        : new MockRequestError(500, 'InternalServiceError', `mock server error: ${String(error)}`, 'InternalServerError');
+      sendError(response, refused);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+
+  return {
+    url: `http://${urlHost(host)}:${port}${MOCK_API_PREFIX}`,
+    port,
+    certificatePem: certificate.certificatePem,
+    certificate,
+    privateKey: certificate.privateKey,
+    requests,
+    stats,
+    get certificateRequests(): number {
+      return stats.certificateRequests;
+    },
+    server,
+    close(): Promise<void> {
+      closing ??= new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,7 +1,21 @@
 /**
  * parseCertificate: the model's PEM X.509 certificate → its P-256 key and AICC ids (protocol §1).
+ *
+ * Pure protocol layer: no Node APIs, runs in browsers. The certificate's signature and validity
+ * period are not checked here (there is no trust anchor in the protocol, see §7); the point is
+ * checked for length and form only, the crypto backends check it is on the curve at ECDH time.
  */
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  Certificate,
+  SubjectAlternativeName,
+  id_ce_subjectAltName,
+  type Time,
+} from '@peculiar/asn1-x509';
+
 import { InvalidCertificateError } from '../errors.js';
+import { decodeBase64 } from './base64.js';
+import { AICC_KEY_PREFIX, AICC_RING_PREFIX } from './constants.js';
 
 export interface ModelCertificate {
   /** Subject public key as an uncompressed P-256 point `04 || X || Y` (65 bytes). */
@@ -18,6 +32,197 @@ export interface ModelCertificate {
   readonly pem: string;
 }
 
+const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
+const PEM_END = '-----END CERTIFICATE-----';
+const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+const OID_PRIME256V1 = '1.2.840.10045.3.1.7';
+const P256_UNCOMPRESSED_LENGTH = 65;
+const P256_COMPRESSED_LENGTH = 33;
+const WHAT_TO_DO = 'pass the PEM text the certificate service returned';
+
+/** Names for the algorithms and curves an error message is likely to meet. */
+const OID_NAMES: Readonly<Record<string, string>> = {
+  '1.2.840.113549.1.1.1': 'RSA (rsaEncryption)',
+  '1.2.840.113549.1.1.10': 'RSASSA-PSS',
+  '1.2.840.10040.4.1': 'DSA',
+  '1.3.101.110': 'X25519',
+  '1.3.101.111': 'X448',
+  '1.3.101.112': 'Ed25519',
+  '1.3.101.113': 'Ed448',
+  '1.2.840.10045.3.1.1': 'P-192 (prime192v1)',
+  '1.3.132.0.33': 'P-224 (secp224r1)',
+  '1.3.132.0.34': 'P-384 (secp384r1)',
+  '1.3.132.0.35': 'P-521 (secp521r1)',
+  '1.3.132.0.10': 'secp256k1',
+  '1.3.36.3.3.2.8.1.1.7': 'brainpoolP256r1',
+  '1.2.156.10197.1.301': 'SM2',
+};
+
+function describeOid(oid: string): string {
+  const name = OID_NAMES[oid];
+  return name === undefined ? `OID ${oid}` : `${name}, OID ${oid}`;
+}
+
+function fail(message: string, cause?: unknown): never {
+  throw new InvalidCertificateError(message, cause === undefined ? undefined : { cause });
+}
+
+/** The DER bytes of the one `CERTIFICATE` block in `pem`. */
+function pemToDer(pem: string): Uint8Array {
+  const begin = pem.indexOf(PEM_BEGIN);
+  if (begin < 0) {
+    fail(`model certificate is not a PEM 'CERTIFICATE' block (no '${PEM_BEGIN}' line): ${WHAT_TO_DO}`);
+  }
+  const bodyStart = begin + PEM_BEGIN.length;
+  const end = pem.indexOf(PEM_END, bodyStart);
+  if (end < 0) {
+    fail(`model certificate PEM is truncated (no '${PEM_END}' line): ${WHAT_TO_DO}, in full`);
+  }
+  if (pem.indexOf(PEM_BEGIN, end) >= 0) {
+    fail(`model certificate PEM holds more than one 'CERTIFICATE' block: pass only the model's own certificate`);
+  }
+  const body = pem.slice(bodyStart, end).replace(/\s+/g, '');
+  if (body.length === 0) fail(`model certificate PEM block is empty: ${WHAT_TO_DO}`);
+  const der = decodeBase64(body);
+  if (der === undefined) {
+    fail(`model certificate PEM body is not valid base64 (it was cut or altered): ${WHAT_TO_DO}, unchanged`);
+  }
+  return der;
+}
+
+/** Checks that `der` is exactly one DER SEQUENCE: nothing missing and nothing after it. */
+function checkOuterSequence(der: Uint8Array): void {
+  const notDer = `model certificate is not a DER X.509 certificate`;
+  if (der.length < 2 || der[0] !== 0x30) fail(`${notDer} (it does not start with a SEQUENCE): ${WHAT_TO_DO}`);
+  const first = der[1] ?? 0;
+  let length = first;
+  let header = 2;
+  if (first >= 0x80) {
+    const count = first & 0x7f;
+    if (count === 0 || count > 4) fail(`${notDer} (bad outer length): ${WHAT_TO_DO}`);
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (der[2 + i] ?? 0);
+    header += count;
+  }
+  const total = header + length;
+  if (total > der.length) fail(`${notDer} (truncated: ${der.length} of ${total} bytes): ${WHAT_TO_DO}, in full`);
+  if (total < der.length) fail(`${notDer} (${der.length - total} stray bytes after it): ${WHAT_TO_DO}`);
+}
+
+/** `06 len arcs` → dotted OID; `undefined` when the bytes are not one OBJECT IDENTIFIER. */
+function decodeOid(der: Uint8Array): string | undefined {
+  if (der.length < 3 || der[0] !== 0x06 || der[1] !== der.length - 2 || (der[1] ?? 0) >= 0x80) return undefined;
+  const arcs: number[] = [];
+  let value = 0;
+  for (let i = 2; i < der.length; i++) {
+    const byte = der[i] ?? 0;
+    if (value === 0 && byte === 0x80) return undefined; // non-minimal encoding
+    value = value * 128 + (byte & 0x7f);
+    if (value > Number.MAX_SAFE_INTEGER / 128) return undefined;
+    if ((byte & 0x80) === 0) {
+      if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
+      else arcs.push(value);
+      value = 0;
+    } else if (i === der.length - 1) {
+      return undefined;
+    }
+  }
+  return arcs.join('.');
+}
+
+function checkedPublicKey(cert: Certificate): Uint8Array {
+  const spki = cert.tbsCertificate.subjectPublicKeyInfo;
+  const algorithm = spki.algorithm.algorithm;
+  if (algorithm !== OID_EC_PUBLIC_KEY) {
+    fail(`model certificate key is ${describeOid(algorithm)}, not an EC key on P-256: the protocol needs a P-256 certificate; check that it is the model's E2EE certificate`);
+  }
+  const parameters = spki.algorithm.parameters;
+  const curve = parameters instanceof ArrayBuffer ? decodeOid(new Uint8Array(parameters)) : undefined;
+  if (curve === undefined) {
+    fail(`model certificate EC key does not name its curve (implicit or explicit curve parameters are not supported): the protocol needs a P-256 (prime256v1) key`);
+  }
+  if (curve !== OID_PRIME256V1) {
+    fail(`model certificate EC key is on ${describeOid(curve)}, not P-256 (prime256v1): the protocol needs a P-256 certificate; check that it is the model's E2EE certificate`);
+  }
+  const point = new Uint8Array(spki.subjectPublicKey);
+  if (point.length === P256_COMPRESSED_LENGTH && (point[0] === 0x02 || point[0] === 0x03)) {
+    fail(`model certificate P-256 key is a compressed point; compressed keys are not supported: ask for a certificate with an uncompressed key`);
+  }
+  if (point.length !== P256_UNCOMPRESSED_LENGTH || point[0] !== 0x04) {
+    fail(`model certificate P-256 key is not an uncompressed point (${point.length} bytes, expected 65 starting 04): ${WHAT_TO_DO}`);
+  }
+  return point.slice();
+}
+
+function toDate(time: Time, which: string): Date {
+  const date = time.utcTime ?? time.generalTime;
+  if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+    fail(`model certificate ${which} time is not a valid date: ${WHAT_TO_DO}`);
+  }
+  return new Date(date.getTime());
+}
+
+/** The DNS names of the Subject Alternative Name extension, in order; `[]` without one. */
+function sanDnsNames(cert: Certificate): string[] {
+  const extensions = (cert.tbsCertificate.extensions ?? []).filter((e) => e.extnID === id_ce_subjectAltName);
+  if (extensions.length > 1) fail(`model certificate has more than one Subject Alternative Name extension: ${WHAT_TO_DO}`);
+  const extension = extensions[0];
+  if (extension === undefined) return [];
+  let san: SubjectAlternativeName;
+  try {
+    san = AsnConvert.parse(extension.extnValue.buffer, SubjectAlternativeName);
+  } catch (cause) {
+    fail(`model certificate Subject Alternative Name extension is malformed: ${WHAT_TO_DO}`, cause);
+  }
+  const names: string[] = [];
+  for (const name of san) if (typeof name.dNSName === 'string') names.push(name.dNSName);
+  return names;
+}
+
+/** The id a SAN DNS name carries after its prefix; `""` for a name that is not such an id. */
+function idAfterPrefix(name: string | undefined, prefix: string): string {
+  // An ordinary host name in the SAN is not an AICC id: only `ring.<id>` / `key.<id>` count.
+  return name !== undefined && name.startsWith(prefix) ? name.slice(prefix.length) : '';
+}
+
+/**
+ * Parses the model's certificate (a PEM text with one `CERTIFICATE` block; CRLF and text around
+ * the block are tolerated). Throws `InvalidCertificateError` for anything that is not a DER X.509
+ * certificate with an uncompressed P-256 key.
+ */
 export function parseCertificate(pem: string): ModelCertificate {
-  throw new InvalidCertificateError(`not implemented yet (${pem.length} characters)`);
+  if (typeof pem !== 'string') fail(`model certificate must be a PEM string, got ${pem === null ? 'null' : typeof pem}`);
+  const der = pemToDer(pem);
+  checkOuterSequence(der);
+  let cert: Certificate;
+  try {
+    // A fresh copy: the decoded bytes may be a view into a shared pool.
+    cert = AsnConvert.parse(der.slice().buffer, Certificate);
+  } catch (cause) {
+    fail(`model certificate is not a DER X.509 certificate (${cause instanceof Error ? cause.message : 'unreadable ASN.1'}): ${WHAT_TO_DO}`, cause);
+  }
+  let publicKey: Uint8Array;
+  let notBefore: Date;
+  let notAfter: Date;
+  let dnsNames: string[];
+  try {
+    publicKey = checkedPublicKey(cert);
+    notBefore = toDate(cert.tbsCertificate.validity.notBefore, 'notBefore');
+    notAfter = toDate(cert.tbsCertificate.validity.notAfter, 'notAfter');
+    dnsNames = sanDnsNames(cert);
+  } catch (error) {
+    if (error instanceof InvalidCertificateError) throw error;
+    fail(`model certificate could not be read: ${WHAT_TO_DO}`, error);
+  }
+  const ringId = idAfterPrefix(dnsNames[0], AICC_RING_PREFIX);
+  const keyId = idAfterPrefix(dnsNames[1], AICC_KEY_PREFIX);
+  return Object.freeze({
+    publicKey,
+    ringId,
+    keyId,
+    notBefore,
+    notAfter,
+    isAICC: ringId !== '' && keyId !== '',
+    pem,
+  });
 }

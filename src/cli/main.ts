@@ -1,40 +1,58 @@
 #!/usr/bin/env node
 /** The ark-e2ee command line. Results go to stdout; progress, warnings and errors to stderr. */
-import { vectorsCommand, VECTORS_HELP } from './vectors-command.js';
+import { UsageError, type CliIO } from './command.js';
+import { COMMANDS } from './commands/index.js';
 
-const HELP = `Usage: ark-e2ee <command> [options]
+function overallHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `Usage: ark-e2ee <command> [options]
 
 Volcengine Ark application-layer encryption from the command line.
 
 Commands:
-  vectors [PATH…]   run test-vector files through the library on both backends
+${lines.join('\n')}
 
 Run "ark-e2ee <command> --help" for a command's options.
-Exit codes: 0 success, 1 the command's check failed, 2 bad usage or input.`;
+Exit codes: 0 success; 1 the command failed (an HTTP or encryption error, a failed check);
+2 bad usage or unreadable input.`;
+}
 
-const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<number> }> = {
-  vectors: { help: VECTORS_HELP, run: (args) => vectorsCommand(args, process.stdout, process.stderr) },
-};
-
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: CliIO): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${HELP}\n`);
+    (name === undefined ? io.stderr : io.stdout).write(`${overallHelp()}\n`);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
+  if (name === '--version' || name === '-v') {
+    const { readFile } = await import('node:fs/promises');
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    io.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined) {
-    process.stderr.write(`ark-e2ee: unknown command "${name}"\n\n${HELP}\n`);
+    io.stderr.write(`ark-e2ee: unknown command "${name}"\n\n${overallHelp()}\n`);
     return 2;
   }
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${command.help}\n`);
+    io.stdout.write(`${command.help}\n`);
     return 0;
   }
-  return command.run(args);
+  try {
+    return await command.run(args, io);
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`ark-e2ee ${name}: ${(error as Error).message}\n\n${command.help}\n`);
+      return 2;
+    }
+    const code = (error as { code?: string }).code;
+    io.stderr.write(`ark-e2ee ${name}: ${code ? `${code}: ` : ''}${(error as Error).message}\n`);
+    return 1;
+  }
 }
 
-main(process.argv.slice(2)).then(
+main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
   (code) => {
     process.exitCode = code;
   },

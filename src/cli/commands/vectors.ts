@@ -2,9 +2,10 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runVectorFiles, type VectorFile } from './vector-runner.js';
+import type { Command } from '../command.js';
+import { runVectorFiles, type VectorFile } from '../vector-runner.js';
 
-export const VECTORS_HELP = `Usage: ark-e2ee vectors [PATH…]
+const HELP = `Usage: ark-e2ee vectors [PATH…]
 
 Runs every case of the test-vector files (vectors/FORMAT.md) through the public API on both
 crypto backends (node and noble). PATH is a JSON file or a folder of them; default: the
@@ -13,7 +14,7 @@ vectors/ folder shipped with the package.
 Prints one line per failure, then "N passed, M failed".
 Exit codes: 0 all passed, 1 a case failed, 2 a file could not be read.`;
 
-const DEFAULT_DIR = fileURLToPath(new URL('../../vectors/', import.meta.url));
+const DEFAULT_DIR = fileURLToPath(new URL('../../../vectors/', import.meta.url));
 
 async function expand(path: string): Promise<string[]> {
   if (!(await stat(path)).isDirectory()) return [path];
@@ -21,7 +22,7 @@ async function expand(path: string): Promise<string[]> {
   return names.map((name) => join(path, name));
 }
 
-export async function vectorsCommand(paths: string[], out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
+async function run(paths: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const files: { path: string; content: VectorFile }[] = [];
   try {
     for (const path of paths.length > 0 ? paths : [DEFAULT_DIR]) {
@@ -40,3 +41,10 @@ export async function vectorsCommand(paths: string[], out: NodeJS.WriteStream, e
   out.write(`${runs - failures.length} passed, ${failures.length} failed\n`);
   return failures.length === 0 ? 0 : 1;
 }
+
+export const vectorsCommand: Command = {
+  name: 'vectors',
+  summary: 'run test-vector files through the library on both backends',
+  help: HELP,
+  run: (args, io) => run(args, io.stdout, io.stderr),
+};

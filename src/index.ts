@@ -26,4 +26,5 @@ export { decryptEventStream } from './protocol/event-stream.js';
 export * as constants from './protocol/constants.js';
 export { createEncryptedFetch, type EncryptedFetchOptions } from './transport/encrypted-fetch.js';
 export type { ArkEncryptionOptions } from './transport/encryptor.js';
+export { arkEncryption, type ArkEncryptionInterceptorOptions } from './transport/undici.js';
 export type { CertificateOption } from './certificates/source.js';

@@ -1,0 +1,318 @@
+/**
+ * The edges of the undici interceptor (undici.ts): reading dispatch options (headers in any of
+ * undici's shapes, bodies of any kind), a CertificateHttp that goes through a dispatch function,
+ * and an adapter for handlers of undici's older (onConnect/onHeaders/onData) style.
+ *
+ * Only undici's types are imported: this module loads without undici itself.
+ */
+import type { Dispatcher } from 'undici';
+import { CertificateUnavailableError, UnsupportedRequestError } from '../errors.js';
+import type { CertificateHttp } from '../certificates/service.js';
+
+type UndiciHeaders = Dispatcher.DispatchOptions['headers'];
+type Handler = Dispatcher.DispatchHandler;
+type Controller = Dispatcher.DispatchController;
+
+/** A certificate answer larger than this is refused (a PEM is a few kilobytes). */
+const MAX_CERTIFICATE_ANSWER_BYTES = 1024 * 1024;
+
+function headerText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) return value.map(String).join(', ');
+  return String(value);
+}
+
+/** Every header of dispatch options as [name, value] pairs: object, flat array or pairs. */
+export function headerPairs(headers: UndiciHeaders): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  const add = (name: unknown, value: unknown): void => {
+    const text = headerText(value);
+    if (text !== undefined) pairs.push([String(name), text]);
+  };
+  if (headers === undefined || headers === null) return pairs;
+  if (Array.isArray(headers)) {
+    const flat = headers as unknown[];
+    if (flat.length > 0 && Array.isArray(flat[0])) {
+      for (const pair of flat as unknown[][]) add(pair[0], pair[1]);
+    } else {
+      for (let i = 0; i + 1 < flat.length; i += 2) add(flat[i], flat[i + 1]);
+    }
+  } else if (typeof (headers as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function') {
+    for (const pair of headers as Iterable<unknown>) {
+      if (Array.isArray(pair)) add(pair[0], pair[1]);
+    }
+  } else {
+    for (const [name, value] of Object.entries(headers)) add(name, value);
+  }
+  return pairs;
+}
+
+/** The value of one header (any case), or undefined. */
+export function findHeader(headers: UndiciHeaders, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return headerPairs(headers).find(([key]) => key.toLowerCase() === lower)?.[1];
+}
+
+/** One response header value, whatever its shape. */
+export function responseHeader(headers: Record<string, unknown>, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === lower);
+  return key === undefined ? undefined : headerText(headers[key]);
+}
+
+/** The full URL a dispatch goes to. */
+export function dispatchUrl(opts: Dispatcher.DispatchOptions): string {
+  if (opts.origin === undefined || opts.origin === null || opts.origin === '') {
+    throw new UnsupportedRequestError(
+      'a request with x-is-encrypted: true has no origin in its dispatch options, so its URL is ' +
+        'unknown; nothing was sent. Use an Agent (or pass origin) with the encryption interceptor',
+    );
+  }
+  const origin = new URL(String(opts.origin)).origin;
+  const path = opts.path.startsWith('/') ? opts.path : `/${opts.path}`;
+  return `${origin}${path}`;
+}
+
+function isAsyncIterable(value: object): value is AsyncIterable<unknown> {
+  return typeof (value as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function';
+}
+
+function isIterable(value: object): value is Iterable<unknown> {
+  return typeof (value as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function';
+}
+
+const encoder = new TextEncoder();
+
+function chunkBytes(chunk: unknown): Uint8Array {
+  if (typeof chunk === 'string') return encoder.encode(chunk);
+  if (chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  throw new UnsupportedRequestError(
+    'the body of a request with x-is-encrypted: true yields chunks that are not bytes or text; nothing was sent',
+  );
+}
+
+function unsupportedBody(kind: string): UnsupportedRequestError {
+  return new UnsupportedRequestError(
+    `a request with x-is-encrypted: true has a ${kind} body; the encryption protocol needs the ` +
+      'JSON chat completion as a string, bytes or a stream of them. Nothing was sent',
+  );
+}
+
+/**
+ * The whole request body as text: a string, bytes, a Blob, a Readable or any (async) iterable
+ * of chunks. FormData and anything else are refused. Stops early once `signal` aborts.
+ */
+export async function collectBody(body: unknown, signal: AbortSignal): Promise<string> {
+  if (body === undefined || body === null) return '';
+  if (typeof body === 'string') return body;
+  if (typeof body !== 'object') throw unsupportedBody(typeof body);
+  // By tag, not instanceof: undici's own FormData and Blob are not the global classes.
+  const tag = (body as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+  if (tag === 'FormData') throw unsupportedBody('FormData');
+  const decoder = new TextDecoder();
+  if (body instanceof Uint8Array || ArrayBuffer.isView(body) || body instanceof ArrayBuffer) {
+    return decoder.decode(chunkBytes(body));
+  }
+  if ((tag === 'Blob' || tag === 'File') && typeof (body as Blob).text === 'function') return (body as Blob).text();
+  let text = '';
+  if (isAsyncIterable(body)) {
+    for await (const chunk of body) {
+      if (signal.aborted) break;
+      text += decoder.decode(chunkBytes(chunk), { stream: true });
+    }
+  } else if (isIterable(body)) {
+    for (const chunk of body) text += decoder.decode(chunkBytes(chunk), { stream: true });
+  } else {
+    throw unsupportedBody((body as object).constructor?.name ?? 'object');
+  }
+  return text + decoder.decode();
+}
+
+/** Releases a request body that will not be sent (a stream is destroyed). */
+export function discardBody(body: unknown): void {
+  const stream = body as { destroy?: unknown; destroyed?: boolean } | null | undefined;
+  if (stream && typeof stream.destroy === 'function' && stream.destroyed !== true) {
+    (stream.destroy as () => void).call(stream);
+  }
+}
+
+/**
+ * The controller the caller's handler sees, from the start: during the certificate phase its
+ * abort() stops the preparation; once the encrypted request is under way, it drives that one.
+ */
+export class ForwardingController implements Controller {
+  private isAborted = false;
+  private isPaused = false;
+  private abortReason: Error | null = null;
+  private inner: Controller | undefined;
+
+  constructor(private readonly onAbort: (reason: Error) => void) {}
+
+  get aborted(): boolean {
+    return this.isAborted;
+  }
+
+  get paused(): boolean {
+    return this.isPaused;
+  }
+
+  get reason(): Error | null {
+    return this.abortReason;
+  }
+
+  abort(reason: Error): void {
+    if (this.isAborted) return;
+    this.isAborted = true;
+    this.abortReason = reason ?? new Error('The request was aborted');
+    if (this.inner) this.inner.abort(this.abortReason);
+    else this.onAbort(this.abortReason);
+  }
+
+  pause(): void {
+    this.isPaused = true;
+    this.inner?.pause();
+  }
+
+  resume(): void {
+    if (!this.isPaused) return;
+    this.isPaused = false;
+    this.inner?.resume();
+  }
+
+  /** The controller of the dispatched (encrypted) request. */
+  attach(inner: Controller | null | undefined): void {
+    if (!inner || inner === this.inner) return;
+    this.inner = inner;
+    if (this.isAborted && this.abortReason) inner.abort(this.abortReason);
+    else if (this.isPaused) inner.pause();
+  }
+}
+
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** A CertificateHttp that sends the certificate POST through `dispatch` (the rest of the chain). */
+export function certificateHttpOverDispatch(dispatch: Dispatcher.Dispatch): CertificateHttp {
+  return ({ url, headers, body, signal }) =>
+    new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const target = new URL(url);
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      let status = 0;
+      let controller: Controller | undefined;
+      let settled = false;
+      const onAbort = (): void => controller?.abort(signal.reason as Error);
+      const settle = (error: unknown, text?: string): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        if (text === undefined) reject(error);
+        else resolve({ status, text });
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const handler: Handler = {
+        onRequestStart(started) {
+          controller = started;
+          if (signal.aborted) started.abort(signal.reason as Error);
+        },
+        onResponseStart(_controller, statusCode) {
+          status = statusCode;
+        },
+        onResponseData(current, chunk) {
+          if (status < 200) return;
+          size += chunk.byteLength;
+          if (size > MAX_CERTIFICATE_ANSWER_BYTES) {
+            const error = new CertificateUnavailableError(
+              `the certificate service's answer is larger than ${MAX_CERTIFICATE_ANSWER_BYTES} bytes`,
+              { status },
+            );
+            settle(error);
+            current.abort(error);
+            return;
+          }
+          chunks.push(new Uint8Array(chunk));
+        },
+        onResponseEnd() {
+          const all = new Uint8Array(size);
+          let at = 0;
+          for (const chunk of chunks) {
+            all.set(chunk, at);
+            at += chunk.byteLength;
+          }
+          settle(undefined, new TextDecoder().decode(all));
+        },
+        onResponseError(_controller, error) {
+          settle(error);
+        },
+      };
+      try {
+        dispatch(
+          {
+            origin: target.origin,
+            path: `${target.pathname}${target.search}`,
+            method: 'POST',
+            headers: { ...headers, 'content-length': String(encoder.encode(body).byteLength) },
+            body,
+          },
+          handler,
+        );
+      } catch (error) {
+        settle(error);
+      }
+    });
+}
+
+function rawHeaders(headers: Record<string, unknown>): Buffer[] {
+  const raw: Buffer[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item !== undefined && item !== null) raw.push(Buffer.from(name, 'latin1'), Buffer.from(String(item), 'latin1'));
+    }
+  }
+  return raw;
+}
+
+/**
+ * A handler with the new-style methods. In a compose chain undici already hands interceptors
+ * such handlers; one of the old style (onConnect, onHeaders, onData, onComplete, onError) is
+ * adapted here so that the interceptor also works when called directly.
+ */
+export function newStyleHandler(handler: Handler): Handler {
+  if (typeof handler.onRequestStart === 'function' || typeof handler.onResponseStart === 'function') {
+    return handler;
+  }
+  return {
+    onRequestStart(controller) {
+      handler.onConnect?.((reason) => controller.abort(reason ?? new Error('aborted')));
+    },
+    onResponseStart(controller, statusCode, headers, statusMessage) {
+      handler.onResponseStarted?.();
+      const raw = rawHeaders(headers as Record<string, unknown>);
+      if (handler.onHeaders?.(statusCode, raw, () => controller.resume(), statusMessage ?? '') === false) {
+        controller.pause();
+      }
+    },
+    onResponseData(controller, chunk) {
+      if (handler.onData?.(chunk) === false) controller.pause();
+    },
+    onResponseEnd(_controller, trailers) {
+      handler.onComplete?.(rawHeaders(trailers as Record<string, unknown>).map((bytes) => bytes.toString('latin1')));
+    },
+    onResponseError(_controller, error) {
+      if (typeof handler.onError !== 'function') throw error;
+      handler.onError(error);
+    },
+  };
+}

@@ -1,0 +1,292 @@
+/**
+ * arkEncryption: an undici interceptor that encrypts the chat completions carrying
+ * `x-is-encrypted: true` and decrypts their answers, as createEncryptedFetch does for fetch:
+ *
+ *   const dispatcher = new Agent().compose(arkEncryption());
+ *   await request(url, { dispatcher, method: 'POST', headers: { 'x-is-encrypted': 'true' }, body });
+ *   await fetch(url, { dispatcher, … });   // undici's fetch
+ *
+ * Every other request goes down the chain untouched. The certificate POST goes down the same
+ * chain (the dispatch this interceptor was composed over), never through globalThis.fetch.
+ * Errors reach the caller through the handler's onResponseError as the library's typed errors;
+ * when encryption fails, nothing is dispatched.
+ */
+import type { Dispatcher } from 'undici';
+import { ArkE2EEError, DecryptionFailedError, EventStreamError } from '../errors.js';
+import { EventStreamDecrypter } from '../protocol/event-stream.js';
+import type { Session } from '../protocol/session.js';
+import { HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
+import { ArkEncryptor, asksForEncryption, isEventStream, type ArkEncryptionOptions } from './encryptor.js';
+import {
+  certificateHttpOverDispatch,
+  collectBody,
+  ForwardingController,
+  discardBody,
+  dispatchUrl,
+  findHeader,
+  headerPairs,
+  newStyleHandler,
+  raceAbort,
+  responseHeader,
+} from './undici-support.js';
+
+/** Options of `arkEncryption`: the same as every transport's. */
+export type ArkEncryptionInterceptorOptions = ArkEncryptionOptions;
+
+type Handler = Dispatcher.DispatchHandler;
+type Controller = Dispatcher.DispatchController;
+type ResponseHeaders = Parameters<NonNullable<Handler['onResponseStart']>>[2];
+type UpgradeSocket = Parameters<NonNullable<Handler['onRequestUpgrade']>>[3];
+
+function forwardedHeaders(headers: ResponseHeaders): ResponseHeaders {
+  const out: ResponseHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    // The body is re-made: its length changes, and it is not compressed (identity was asked).
+    if (lower !== 'content-length' && lower !== 'content-encoding' && lower !== 'transfer-encoding') out[name] = value;
+  }
+  return out;
+}
+
+/** One request that asked for encryption: prepared, dispatched, and its answer decrypted. */
+class EncryptedExchange implements Handler {
+  private readonly handler: Handler;
+  private readonly outer: ForwardingController;
+  private readonly preparation = new AbortController();
+  private session: Session | undefined;
+  private mode: 'pending' | 'pass' | 'json' | 'sse' = 'pending';
+  private done = false;
+  private failure: unknown;
+  private inner: Controller | undefined;
+  private status = 0;
+  private statusMessage: string | undefined;
+  private headers: ResponseHeaders = {};
+  private readonly chunks: Uint8Array[] = [];
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  private decrypter: EventStreamDecrypter | undefined;
+
+  constructor(
+    private readonly encryptor: ArkEncryptor,
+    private readonly dispatch: Dispatcher.Dispatch,
+    private readonly opts: Dispatcher.DispatchOptions,
+    handler: Handler,
+  ) {
+    this.handler = newStyleHandler(handler);
+    this.outer = new ForwardingController((reason) => this.preparation.abort(reason));
+  }
+
+  start(): void {
+    // The caller's handler gets its controller now, so that an abort during the (async)
+    // certificate phase is seen, and stops everything before anything is dispatched.
+    this.handler.onRequestStart?.(this.outer, undefined);
+    this.prepareAndSend().catch((error: unknown) => {
+      // Only a throwing caller handler lands here: surface it as undici does.
+      queueMicrotask(() => {
+        throw error;
+      });
+    });
+  }
+
+  private async prepare(): Promise<{ opts: Dispatcher.DispatchOptions; session: Session }> {
+    const url = dispatchUrl(this.opts);
+    const headers = new Headers();
+    for (const [name, value] of headerPairs(this.opts.headers)) headers.append(name, value);
+    const body = await collectBody(this.opts.body, this.preparation.signal);
+    const encrypted = await this.encryptor.encryptRequest({
+      method: this.opts.method,
+      url,
+      headers,
+      body,
+      signal: this.preparation.signal,
+    });
+    const plain: Record<string, string> = {};
+    encrypted.headers.forEach((value, name) => {
+      plain[name] = value;
+    });
+    delete plain['transfer-encoding'];
+    plain['content-length'] = String(new TextEncoder().encode(encrypted.body).byteLength);
+    // The answer must be decrypted here, byte for byte: ask for it uncompressed.
+    plain['accept-encoding'] = 'identity';
+    return { opts: { ...this.opts, headers: plain, body: encrypted.body }, session: encrypted.session };
+  }
+
+  private async prepareAndSend(): Promise<void> {
+    if (this.outer.aborted) {
+      discardBody(this.opts.body);
+      this.deliverError(this.outer.reason);
+      return;
+    }
+    let prepared: { opts: Dispatcher.DispatchOptions; session: Session };
+    try {
+      prepared = await raceAbort(this.prepare(), this.preparation.signal);
+    } catch (error) {
+      discardBody(this.opts.body);
+      this.deliverError(this.outer.aborted ? this.outer.reason : error);
+      return;
+    }
+    if (this.outer.aborted) {
+      this.deliverError(this.outer.reason);
+      return;
+    }
+    this.session = prepared.session;
+    try {
+      this.dispatch(prepared.opts, this);
+    } catch (error) {
+      this.deliverError(error);
+    }
+  }
+
+  private deliverError(error: unknown, later = false): void {
+    if (this.done) return;
+    this.done = true;
+    const reason = error instanceof Error ? error : new Error(String(error));
+    if (!later) {
+      this.handler.onResponseError?.(this.outer, reason);
+      return;
+    }
+    // undici's fetch listens for a failing body only once the promise of its response has
+    // settled: an error in the same tick as the response start would leave its body hanging.
+    setImmediate(() => this.handler.onResponseError?.(this.outer, reason));
+  }
+
+  /** Stops the answer with `error`: the connection is aborted and the caller gets the error. */
+  private fail(error: unknown): void {
+    if (this.done) return;
+    this.failure ??= error;
+    this.deliverError(this.failure, this.mode === 'sse');
+    this.inner?.abort(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  private emit(text: string): void {
+    if (text !== '' && !this.done) this.handler.onResponseData?.(this.outer, Buffer.from(text, 'utf8'));
+  }
+
+  private decodeStream(bytes?: Uint8Array): string {
+    try {
+      return bytes === undefined ? this.decoder.decode() : this.decoder.decode(bytes, { stream: true });
+    } catch (error) {
+      if (error instanceof ArkE2EEError) throw error;
+      throw new EventStreamError('the answer stream is not valid UTF-8', { cause: error });
+    }
+  }
+
+  onRequestStart(controller: Controller): void {
+    this.inner = controller;
+    this.outer.attach(controller);
+  }
+
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ResponseHeaders, socket: UpgradeSocket): void {
+    this.outer.attach(controller);
+    this.handler.onRequestUpgrade?.(this.outer, statusCode, headers, socket);
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
+    if (this.done) return;
+    this.inner ??= controller;
+    this.outer.attach(controller);
+    if (statusCode < 200 || statusCode >= 300 || statusCode === 204 || statusCode === 205) {
+      // Informational and error answers are not encrypted: they pass as they are.
+      if (statusCode >= 200) this.mode = 'pass';
+      this.handler.onResponseStart?.(this.outer, statusCode, headers, statusMessage);
+      return;
+    }
+    const encoding = responseHeader(headers, 'content-encoding');
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      this.fail(
+        new DecryptionFailedError(
+          `the answer to an encrypted request came compressed (${encoding}) although identity was ` +
+            'asked for, so it cannot be decrypted; not trusting it',
+        ),
+      );
+      return;
+    }
+    this.status = statusCode;
+    this.statusMessage = statusMessage;
+    this.headers = forwardedHeaders(headers);
+    if (isEventStream(responseHeader(headers, 'content-type'))) {
+      this.mode = 'sse';
+      this.decrypter = new EventStreamDecrypter(this.session!);
+      this.handler.onResponseStart?.(this.outer, statusCode, this.headers, statusMessage);
+    } else {
+      // JSON: held back until the whole answer is in and decrypted (its length changes).
+      this.mode = 'json';
+    }
+  }
+
+  onResponseData(_controller: Controller, chunk: Buffer): void {
+    if (this.done) return;
+    if (this.mode === 'json') {
+      this.chunks.push(chunk);
+    } else if (this.mode === 'sse') {
+      try {
+        this.emit(this.decrypter!.push(this.decodeStream(chunk)));
+      } catch (error) {
+        this.fail(error);
+      }
+    } else {
+      this.handler.onResponseData?.(this.outer, chunk);
+    }
+  }
+
+  onResponseEnd(_controller: Controller, trailers: ResponseHeaders): void {
+    if (this.done) return;
+    if (this.mode === 'sse') {
+      try {
+        const decrypter = this.decrypter!;
+        this.emit(decrypter.push(this.decodeStream()) + decrypter.end());
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+    } else if (this.mode === 'json') {
+      this.deliverJson();
+      if (this.done) return;
+    }
+    if (this.outer.aborted) {
+      this.deliverError(this.outer.reason);
+      return;
+    }
+    this.done = true;
+    this.handler.onResponseEnd?.(this.outer, trailers);
+  }
+
+  private deliverJson(): void {
+    let body: Buffer;
+    try {
+      const text = new TextDecoder().decode(Buffer.concat(this.chunks));
+      body = Buffer.from(this.encryptor.decryptJsonText(text, this.session!), 'utf8');
+    } catch (error) {
+      this.deliverError(error);
+      return;
+    }
+    this.headers['content-length'] = String(body.byteLength);
+    this.handler.onResponseStart?.(this.outer, this.status, this.headers, this.statusMessage);
+    if (this.outer.aborted) {
+      this.deliverError(this.outer.reason);
+      return;
+    }
+    if (body.byteLength > 0) this.handler.onResponseData?.(this.outer, body);
+    if (this.outer.aborted) this.deliverError(this.outer.reason);
+  }
+
+  onResponseError(_controller: Controller | null, error: Error): void {
+    this.deliverError(this.failure ?? error);
+  }
+}
+
+/**
+ * An undici interceptor: `new Agent().compose(arkEncryption(options))`. Requests whose headers
+ * carry `x-is-encrypted: true` are encrypted and their answers decrypted; all others pass as
+ * they are. Each composition has its own certificate memory (the disk cache is shared).
+ */
+export function arkEncryption(options: ArkEncryptionInterceptorOptions = {}): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => {
+    const encryptor = new ArkEncryptor(options, certificateHttpOverDispatch(dispatch));
+    // Two parameters exactly: undici's compose checks the arity of what an interceptor returns.
+    return function arkEncryptionInterceptor(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {
+      if (!asksForEncryption(findHeader(opts.headers, HEADER_IS_ENCRYPTED))) return dispatch(opts, handler);
+      new EncryptedExchange(encryptor, dispatch, opts, handler).start();
+      return true;
+    };
+  };
+}

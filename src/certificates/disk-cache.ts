@@ -85,6 +85,8 @@ export function createDiskCache(dir: string, warn: (message: string) => void): C
         await fs.rename(temporary, file);
       } catch (error) {
         await fs.rm(temporary, { force: true }).catch(() => undefined);
+        // Writes for several models may be under way at once: only the first failure warns.
+        if (!writable) return;
         writable = false;
         warn(
           `cannot write the certificate cache in ${dir} (${(error as Error).message}); ` +

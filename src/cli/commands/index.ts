@@ -1,5 +1,9 @@
 /** Every `ark-e2ee` command, in the order `--help` lists them. One line each. */
 import type { Command } from '../command.js';
+import { certCommand } from './cert.js';
+import { chatCommand } from './chat.js';
+import { serveCommand } from './serve.js';
+import { proxyCommand } from './proxy.js';
 import { vectorsCommand } from './vectors.js';
 
-export const COMMANDS: Command[] = [vectorsCommand];
+export const COMMANDS: Command[] = [chatCommand, serveCommand, certCommand, proxyCommand, vectorsCommand];

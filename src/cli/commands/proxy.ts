@@ -1,0 +1,89 @@
+/** `ark-e2ee proxy`: a local HTTP proxy that gives any OpenAI-compatible client Ark encryption. */
+import { parseArgs } from 'node:util';
+import { startEncryptingProxy, type ProxyLogEntry } from '../../transport/proxy.js';
+import { UsageError, type Command } from '../command.js';
+import { baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf } from '../options.js';
+
+const HELP = `Usage: ark-e2ee proxy [--upstream URL] [--host H] [--port N] [--encrypt-all] [--aicc]
+                      [--cache-dir DIR | --no-cache]
+
+An HTTP proxy with the OpenAI path layout. Point any OpenAI-compatible client (curl, Python's
+openai or urllib, Go…) at the proxy root, e.g. base URL http://127.0.0.1:8787: the path it asks
+for is appended to the upstream's, so POST /chat/completions goes to
+{upstream}/chat/completions. Requests carrying "x-is-encrypted: true" are encrypted on the way
+up and their answers decrypted on the way down, streams as they flow; everything else passes
+through as it is. The client's Authorization header goes upstream unchanged (and is used to
+fetch the model's certificate).
+
+  --upstream URL  the Ark base URL (default $ARK_BASE_URL, else
+                  https://ark.cn-beijing.volces.com/api/v3)
+  --host H        address to bind (default 127.0.0.1: this machine only)
+  --port N        port to listen on (default 8787; 0 picks a free one)
+  --encrypt-all   encrypt every POST …/chat/completions and …/batch/chat/completions, with or
+                  without the header (the bot API is not covered by the protocol and passes)
+  --aicc          AICC mode (default: VOLC_ARK_ENCRYPTION=AICC)
+${CACHE_HELP}
+
+Prints "listening on http://HOST:PORT" when ready, then one line per request on stderr
+(method, path, status, encrypted yes/no, time). Errors of its own are OpenAI-style JSON
+{"error":{"message","type","code"}}: 400 for a request that cannot be encrypted (nothing is
+sent), 502 when the certificate cannot be had or an answer does not decrypt. A stream that
+fails half-way is cut. Stops cleanly on SIGINT or SIGTERM (exit code 0).`;
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, not "${text}"`);
+  return port;
+}
+
+function logLine(entry: ProxyLogEntry): string {
+  const status = entry.status === 0 ? '---' : String(entry.status);
+  const error = entry.error ? ` (${entry.error})` : '';
+  return `${entry.method} ${entry.path} ${status} encrypted=${entry.encrypted ? 'yes' : 'no'} ${entry.ms}ms${error}\n`;
+}
+
+export const proxyCommand: Command = {
+  name: 'proxy',
+  summary: 'an HTTP proxy that encrypts chat completions for any OpenAI-compatible client',
+  help: HELP,
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        upstream: { type: 'string' },
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '8787' },
+        'encrypt-all': { type: 'boolean', default: false },
+        aicc: { type: 'boolean' },
+        ...CACHE_OPTIONS,
+      },
+    });
+    const upstream = baseUrlOf(values.upstream, io);
+    if (!URL.canParse(upstream) || !/^https?:$/.test(new URL(upstream).protocol)) {
+      throw new UsageError(`--upstream must be an http: or https: URL, not "${upstream}"`);
+    }
+    const proxy = await startEncryptingProxy({
+      upstream,
+      host: values.host,
+      port: parsePort(values.port),
+      encryptAll: values['encrypt-all'],
+      aicc: values.aicc ?? io.env.VOLC_ARK_ENCRYPTION === 'AICC',
+      cacheDir: cacheDirOf(values),
+      onWarning: (message) => io.stderr.write(`warning: ${message}\n`),
+      onRequest: (entry) => io.stderr.write(logLine(entry)),
+    });
+    io.stdout.write(`listening on ${proxy.url}\n`);
+    io.stderr.write(`forwarding to ${upstream}${values['encrypt-all'] ? ', encrypting every chat completion' : ''}; Ctrl-C to stop\n`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await proxy.close();
+    return 0;
+  },
+};

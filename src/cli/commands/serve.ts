@@ -1,0 +1,59 @@
+/** `ark-e2ee serve`: the mock Ark server on its own, for trying clients against it. */
+import { createHash, X509Certificate } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { startMockArkServer } from '../../testing/index.js';
+import type { Command } from '../command.js';
+
+const HELP = `Usage: ark-e2ee serve [--port N] [--host H] [--aicc] [--api-key KEY] [--json]
+
+Starts the local mock Ark server: the service side of the encryption protocol, with its own
+P-256 certificate, on loopback. Prints its base URL and the certificate's key fingerprint,
+then serves until SIGINT or SIGTERM. Models choose scenarios: mock-model, mock-pieces,
+mock-tools, mock-reasoning, mock-content-filter, mock-429, mock-500, mock-long:<N>.
+
+  --port N       port to listen on (default 0: a free one)
+  --host H       address to bind (default 127.0.0.1)
+  --aicc         AICC mode: the certificate names a key ring and a key
+  --api-key KEY  require "Authorization: Bearer KEY" (default: any key)
+  --json         print {"url", "fingerprint"} as one JSON line`;
+
+/** SHA-256 of the certificate's SubjectPublicKeyInfo, hex with colons and base64. */
+export function keyFingerprint(pem: string): { hex: string; base64: string } {
+  const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  const digest = createHash('sha256').update(spki).digest();
+  return { hex: digest.toString('hex').match(/../g)!.join(':'), base64: digest.toString('base64') };
+}
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the local mock Ark server',
+  help: HELP,
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        port: { type: 'string', default: '0' },
+        host: { type: 'string', default: '127.0.0.1' },
+        aicc: { type: 'boolean', default: false },
+        'api-key': { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+    const server = await startMockArkServer({
+      port: Number(values.port),
+      host: values.host,
+      aicc: values.aicc,
+      apiKey: values['api-key'],
+    });
+    const fingerprint = keyFingerprint(server.certificatePem);
+    if (values.json) io.stdout.write(`${JSON.stringify({ url: server.url, fingerprint: fingerprint.hex })}\n`);
+    else io.stdout.write(`base URL ${server.url}\ncertificate key SHA-256 ${fingerprint.hex}\n`);
+    io.stderr.write('mock Ark server running; Ctrl-C to stop\n');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await server.close();
+    return 0;
+  },
+};

@@ -9,6 +9,11 @@
  * last block and the length block. The whole run is then linear in its length.
  *
  * The GHASH itself is noble's; we only keep its running state between candidates.
+ *
+ * Once a piece's tag has authenticated, its plaintext is GCTR(inc32(J0), C) (§7.2 step 3):
+ * since every piece starts from the same key and nonce, that is the same keystream each time,
+ * taken once from the backend (the GCM encryption of zeros) and XORed in. No piece needs a
+ * cipher object of its own, and no failing trial costs a thrown exception.
  */
 import { GHASH } from '@noble/ciphers/_polyval.js';
 import { GCM_TAG_LENGTH, type CryptoBackend } from './backend.js';
@@ -26,6 +31,12 @@ class ResumableGhash extends GHASH {
     this.saved[3] = this.s3;
   }
 
+  /** Back to the empty state, for the next piece: the key's tables are kept. */
+  reset(): void {
+    this.s0 = this.s1 = this.s2 = this.s3 = 0;
+    this.finished = false;
+  }
+
   restore(): void {
     this.s0 = this.saved[0]!;
     this.s1 = this.saved[1]!;
@@ -41,8 +52,15 @@ export class GcmBoundaryFinder {
   private readonly tagMask: Uint8Array;
   private readonly lengthBlock = new Uint8Array(BLOCK);
   private readonly tag = new Uint8Array(BLOCK);
+  /** One GHASH (and its key tables) for every piece of the answer, reset between pieces. */
+  private ghash: ResumableGhash | undefined;
+  private keystream: Uint8Array = new Uint8Array(0);
 
-  constructor(backend: CryptoBackend, key: Uint8Array, nonce: Uint8Array) {
+  constructor(
+    private readonly backend: CryptoBackend,
+    private readonly key: Uint8Array,
+    private readonly nonce: Uint8Array,
+  ) {
     // H = E(K, 0^128); the tag is GHASH_H(C) xor E(K, J0) with J0 = nonce || 0^31 || 1 (§7.1).
     this.hashKey = backend.encryptBlock(key, new Uint8Array(BLOCK));
     const j0 = new Uint8Array(BLOCK);
@@ -59,7 +77,11 @@ export class GcmBoundaryFinder {
   firstEnd(bytes: Uint8Array, start: number, step: number): number | undefined {
     const remaining = bytes.length - start;
     if (remaining < GCM_TAG_LENGTH) return undefined;
-    const ghash = new ResumableGhash(this.hashKey, remaining);
+    // The size hint picks noble's table size: pieces are short, so a mid-size table is the
+    // right trade between building it once and hashing each block.
+    this.ghash ??= new ResumableGhash(this.hashKey, 1024);
+    const ghash = this.ghash;
+    ghash.reset();
     let absorbed = 0; // ciphertext bytes already absorbed, always whole blocks
     const firstCandidate = Math.ceil(GCM_TAG_LENGTH / step) * step;
     for (let length = firstCandidate; ; length += step) {
@@ -73,6 +95,22 @@ export class GcmBoundaryFinder {
       if (this.tagMatches(ghash, bytes, start, absorbed, ciphertextLength)) return length;
       if (length === remaining) return undefined;
     }
+  }
+
+  /**
+   * The plaintext of the sealed message `bytes[start..start+length)`, whose tag `firstEnd`
+   * has just authenticated. Never call it for bytes that were not authenticated.
+   */
+  plaintextOf(bytes: Uint8Array, start: number, length: number): Uint8Array {
+    const size = length - GCM_TAG_LENGTH;
+    if (this.keystream.length < size) {
+      const grown = Math.max(size, this.keystream.length * 2, 256);
+      this.keystream = this.backend.seal(this.key, this.nonce, new Uint8Array(grown)).subarray(0, grown);
+    }
+    const plain = new Uint8Array(size);
+    const keystream = this.keystream;
+    for (let i = 0; i < size; i++) plain[i] = bytes[start + i]! ^ keystream[i]!;
+    return plain;
   }
 
   private tagMatches(

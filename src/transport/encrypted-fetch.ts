@@ -51,19 +51,22 @@ export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeo
     if (!asksForEncryption(encryptionHeader(input, init))) return inner(input, init);
 
     const request = new Request(input, init);
+    // The caller's own signal, not the Request's copy: a copy follows the original only while
+    // the Request object lives, and this one is dropped long before a stream ends.
+    const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
     const { body, headers, session } = await encryptor.encryptRequest({
       method: request.method,
       url: request.url,
       headers: request.headers,
       body: await request.text(),
-      signal: request.signal,
+      signal,
     });
     const response = await inner(request.url, {
       ...init,
       method: request.method,
       headers,
       body,
-      signal: request.signal,
+      signal,
     });
     if (!response.ok || response.body === null) return response;
     if (isEventStream(response.headers.get('content-type'))) {

@@ -1,0 +1,272 @@
+/**
+ * startEncryptingProxy: a local HTTP proxy with the OpenAI path layout, so that any
+ * OpenAI-compatible client, in any language, gets Ark encryption by changing its base URL.
+ * Node only (node:http).
+ *
+ * Path mapping: the path the client asks for is appended to the upstream URL's path, query
+ * kept. With `upstream: 'https://ark.cn-beijing.volces.com/api/v3'`, a client whose base URL is
+ * the proxy root (`http://127.0.0.1:8787`) sends `POST /chat/completions`, which goes up as
+ * `POST /api/v3/chat/completions`. Give clients the proxy root, not the upstream's path.
+ *
+ * Requests carrying `x-is-encrypted: true` (with `encryptAll`, also every POST …/chat/completions
+ * and …/batch/chat/completions, bots excepted: the protocol does not cover them) are encrypted
+ * on the way up and their answers decrypted on the way down, streams as they flow; everything
+ * else passes through. Errors the proxy makes itself are OpenAI-style JSON:
+ * `{"error":{"message","type","code"}}`, `type` being `ark_e2ee_error` or `proxy_error`:
+ * - refused before anything was sent (content, request, certificate that cannot be used): 400;
+ * - the certificate could not be had: 502 (or the service's own 401/403, a wrong API key);
+ * - a JSON answer that does not decrypt: 502; the upstream cannot be reached: 502.
+ * A stream that fails half-way is cut (the client's connection is destroyed): the client never
+ * gets text that did not authenticate, and sees an incomplete stream, not a clean end.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import {
+  ArkE2EEError,
+  CertificateUnavailableError,
+  InvalidCertificateError,
+  InvalidKeyError,
+  UnsupportedContentError,
+  UnsupportedRequestError,
+} from '../errors.js';
+import { CERTIFICATE_PATH, HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
+import { createEncryptedFetch } from './encrypted-fetch.js';
+import { asksForEncryption, chatBaseUrl, type ArkEncryptionOptions } from './encryptor.js';
+
+export interface EncryptingProxyOptions extends ArkEncryptionOptions {
+  /** Where requests go, e.g. `https://ark.cn-beijing.volces.com/api/v3` (see path mapping). */
+  upstream: string | URL;
+  /** Address to bind; default `127.0.0.1` (loopback only). */
+  host?: string;
+  /** Port; default 0 (a free one: read it from the result). */
+  port?: number;
+  /** Encrypt every POST chat completion, with or without `x-is-encrypted: true`. */
+  encryptAll?: boolean;
+  /** The fetch used upstream (chat and certificate requests); default `globalThis.fetch`. */
+  fetch?: typeof fetch;
+  /** Called once per request when its answer is done (or cut). */
+  onRequest?: (entry: ProxyLogEntry) => void;
+}
+
+export interface ProxyLogEntry {
+  method: string;
+  /** Path and query as the client sent them. */
+  path: string;
+  /** The status sent to the client; 0 when the connection closed before any. */
+  status: number;
+  /** Whether encryption was asked for (the header, or encryptAll on a chat completion). */
+  encrypted: boolean;
+  ms: number;
+  /** Why the proxy answered with an error of its own, or cut the answer. */
+  error?: string;
+}
+
+export interface EncryptingProxy {
+  /** `http://HOST:PORT`: the base URL to give clients. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops listening and destroys open connections (their upstream requests are aborted). */
+  close(): Promise<void>;
+}
+
+/** Request headers that belong to one connection, not to the request (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host',
+  'content-length', 'expect', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate',
+]);
+/** Codings fetch undoes itself: when the answer carried them, its body is no longer as sent. */
+const DECODED_BY_FETCH = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'zstd']);
+/** Request bodies of a known length up to this size are read whole (and sent with a length). */
+const BUFFER_LIMIT = 32 * 1024 * 1024;
+
+class ProxyAnswer extends Error {
+  constructor(readonly status: number, message: string, readonly type: string, readonly code: string) {
+    super(message);
+  }
+}
+
+function upstreamFailure(error: unknown): ProxyAnswer {
+  if (error instanceof ArkE2EEError) {
+    let status = 502;
+    if (error instanceof UnsupportedContentError || error instanceof UnsupportedRequestError
+      || error instanceof InvalidCertificateError || error instanceof InvalidKeyError) status = 400;
+    if (error instanceof CertificateUnavailableError && (error.status === 401 || error.status === 403)) {
+      status = error.status;
+    }
+    return new ProxyAnswer(status, error.message, 'ark_e2ee_error', error.code);
+  }
+  const cause = (error as { cause?: { message?: string } }).cause?.message;
+  const message = `the upstream could not be reached: ${(error as Error).message}${cause ? ` (${cause})` : ''}`;
+  return new ProxyAnswer(502, message, 'proxy_error', 'upstream_unreachable');
+}
+
+function sendProxyAnswer(response: ServerResponse, answer: ProxyAnswer): void {
+  const text = JSON.stringify({ error: { message: answer.message, type: answer.type, code: answer.code } });
+  response.writeHead(answer.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(text)),
+  });
+  response.end(text);
+}
+
+function connectionHeaders(value: string | string[] | undefined): Set<string> {
+  const list = Array.isArray(value) ? value.join(',') : (value ?? '');
+  return new Set(list.split(',').map((name) => name.trim().toLowerCase()).filter(Boolean));
+}
+
+function upstreamHeaders(request: IncomingMessage): Headers {
+  const named = connectionHeaders(request.headers.connection);
+  const headers = new Headers();
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (!HOP_BY_HOP.has(name) && !named.has(name)) headers.append(name, raw[i + 1]!);
+  }
+  // fetch undoes compression on its own; ask for none, so a stream flows as it is made.
+  headers.set('accept-encoding', 'identity');
+  return headers;
+}
+
+async function requestBody(request: IncomingMessage, method: string): Promise<BodyInit | undefined> {
+  if (method === 'GET' || method === 'HEAD') return undefined;
+  const chunked = request.headers['transfer-encoding'] !== undefined;
+  const length = Number(request.headers['content-length'] ?? Number.NaN);
+  if (!chunked && !(length > 0)) return length === 0 ? '' : undefined;
+  if (!chunked && length <= BUFFER_LIMIT) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    return new Uint8Array(Buffer.concat(chunks));
+  }
+  return Readable.toWeb(request) as unknown as ReadableStream<Uint8Array>;
+}
+
+function copyAnswerHeaders(from: Headers, to: ServerResponse): void {
+  const named = connectionHeaders(from.get('connection') ?? undefined);
+  const codings = (from.get('content-encoding') ?? '').split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
+  const decoded = codings.length > 0 && codings.every((c) => DECODED_BY_FETCH.has(c));
+  for (const [name, value] of from) {
+    if (name === 'set-cookie' || name === 'host' || (HOP_BY_HOP.has(name) && name !== 'content-length')) continue;
+    if (named.has(name)) continue;
+    if (decoded && (name === 'content-encoding' || name === 'content-length')) continue;
+    to.setHeader(name, value);
+  }
+  const cookies = from.getSetCookie();
+  if (cookies.length > 0) to.setHeader('set-cookie', cookies);
+}
+
+function isChatCompletion(url: URL, method: string): boolean {
+  return method === 'POST' && chatBaseUrl(url) !== undefined;
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Starts the proxy; resolves once it listens. */
+export async function startEncryptingProxy(options: EncryptingProxyOptions): Promise<EncryptingProxy> {
+  const upstream = new URL(options.upstream);
+  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') {
+    throw new TypeError(`the upstream must be an http: or https: URL, not ${upstream.href}`);
+  }
+  const upstreamPath = upstream.pathname.replace(/\/+$/, '');
+  // The client's disconnect must reach the upstream request. The wrapped fetch hands its inner
+  // fetch the signal of a Request it made, which undici stops following once that Request is
+  // garbage collected; so the inner fetch takes this request's own signal from here instead.
+  // Certificate fetches keep theirs: one may be shared by several requests.
+  const clientSignal = new AsyncLocalStorage<AbortSignal>();
+  const inner = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const upstreamFetch: typeof fetch = (input, init) => {
+    const signal = clientSignal.getStore();
+    const certificate = String(input instanceof Request ? input.url : input).endsWith(CERTIFICATE_PATH);
+    return inner(input, signal && !certificate ? { ...init, signal } : init);
+  };
+  const encryptedFetch = createEncryptedFetch({ ...options, fetch: upstreamFetch });
+  const host = options.host ?? '127.0.0.1';
+
+  const handle = async (request: IncomingMessage, response: ServerResponse, log: ProxyLogEntry): Promise<void> => {
+    const method = log.method;
+    const target = new URL(upstream.href);
+    const asked = new URL(log.path, 'http://proxy.invalid');
+    target.pathname = `${upstreamPath}${asked.pathname}`;
+    target.search = asked.search;
+    const headers = upstreamHeaders(request);
+    if (options.encryptAll && isChatCompletion(target, method)) headers.set(HEADER_IS_ENCRYPTED, 'true');
+    log.encrypted = asksForEncryption(headers.get(HEADER_IS_ENCRYPTED));
+
+    const abort = new AbortController();
+    response.on('close', () => {
+      if (!response.writableFinished) abort.abort(new Error('the client closed the connection'));
+    });
+    let answer: Response;
+    try {
+      const body = await requestBody(request, method);
+      const init = { method, headers, body, signal: abort.signal, redirect: 'manual', duplex: 'half' } as RequestInit;
+      answer = await clientSignal.run(abort.signal, () => encryptedFetch(target, init));
+    } catch (error) {
+      if (abort.signal.aborted) return;
+      const failure = upstreamFailure(error);
+      log.error = `${failure.code}: ${failure.message}`;
+      sendProxyAnswer(response, failure);
+      return;
+    }
+    response.statusCode = answer.status;
+    if (answer.statusText) response.statusMessage = answer.statusText;
+    copyAnswerHeaders(answer.headers, response);
+    if (answer.body === null) {
+      response.end();
+      return;
+    }
+    response.flushHeaders();
+    const source = Readable.fromWeb(answer.body as unknown as NodeReadableStream<Uint8Array>);
+    try {
+      await pipeline(source, response);
+    } catch (error) {
+      // Cut, never ended cleanly: the client must not take a part for the whole.
+      if (!abort.signal.aborted) log.error = `answer cut: ${(error as Error).message}`;
+      response.destroy();
+    }
+  };
+
+  const server = createServer((request, response) => {
+    const started = performance.now();
+    const log: ProxyLogEntry = {
+      method: (request.method ?? 'GET').toUpperCase(), path: request.url ?? '/', status: 0, encrypted: false, ms: 0,
+    };
+    response.on('close', () => {
+      log.status = response.headersSent ? response.statusCode : 0;
+      log.ms = Math.round(performance.now() - started);
+      if (!response.writableFinished && log.error === undefined) log.error = 'connection closed before the answer was complete';
+      options.onRequest?.(log);
+    });
+    handle(request, response, log).catch((error: unknown) => {
+      log.error = `proxy failure: ${(error as Error).message}`;
+      if (response.headersSent) response.destroy();
+      else sendProxyAnswer(response, new ProxyAnswer(500, log.error, 'proxy_error', 'proxy_failure'));
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${hostForUrl(host)}:${port}`,
+    port,
+    close(): Promise<void> {
+      closing ??= new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -23,5 +23,5 @@ export const CACHE_OPTIONS = {
   'no-cache': { type: 'boolean' },
 } as const;
 
-export const CACHE_HELP = `  --cache-dir DIR    certificate cache folder (default ~/.ark/certificates)
-  --no-cache         keep certificates in memory only`;
+export const CACHE_HELP = `  --cache-dir DIR  certificate cache folder (default ~/.ark/certificates)
+  --no-cache       keep certificates in memory only`;

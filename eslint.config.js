@@ -1,3 +1,4 @@
+import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -27,7 +28,61 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.mjs', 'bench/**/*.mjs', 'examples/**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', fetch: 'readonly' } },
+    // The runtime-neutral core (what src/browser.ts reaches) runs in browsers and edge runtimes:
+    // no Node built-in and no Node-only module of ours, except as erased type-only imports.
+    files: [
+      'src/protocol/**/*.ts',
+      'src/crypto/backend.ts',
+      'src/crypto/noble.ts',
+      'src/crypto/select.ts',
+      'src/crypto/gcm-boundary.ts',
+      'src/certificates/source.ts',
+      'src/certificates/service.ts',
+      'src/certificates/trust.ts',
+      'src/transport/encryptor.ts',
+      'src/transport/encrypted-fetch.ts',
+      'src/errors.ts',
+      'src/runtime.ts',
+      'src/platform.ts',
+      'src/browser.ts',
+    ],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: builtinModules
+            .filter((name) => !name.startsWith('_'))
+            .map((name) => ({
+              name,
+              allowTypeImports: true,
+              message: 'the browser core must not depend on Node: reach it through src/runtime.ts or src/platform.ts.',
+            })),
+          patterns: [
+            {
+              group: ['node:*'],
+              allowTypeImports: true,
+              message: 'the browser core must not depend on Node: reach it through src/runtime.ts or src/platform.ts.',
+            },
+            {
+              group: ['undici', '**/certificates/disk-cache.js', '**/crypto/node.js', '**/node-platform.js', '**/index.js', '**/transport/undici*.js', '**/transport/proxy.js', '**/testing/**', '**/cli/**'],
+              allowTypeImports: true,
+              message: 'a Node-only module: the browser core reaches it only through src/platform.ts (installed by src/node-platform.ts).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['scripts/**/*.mjs', 'bench/**/*.mjs', 'examples/**/*.mjs', 'test/**/*.mjs'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'process', 'console', 'Buffer', 'URL', 'fetch', 'Headers', 'Request', 'Response', 'TextDecoder',
+          'TextEncoder', 'ReadableStream', 'AbortController', 'AbortSignal', 'performance', 'setImmediate',
+          'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
   },
 );

@@ -83,14 +83,18 @@ describe('ark-e2ee cert', () => {
 describe('ark-e2ee serve', () => {
   it('prints its base URL and fingerprint, serves encrypted chats, stops on SIGTERM', async () => {
     const child = spawn('node', [CLI, 'serve', '--json', '--api-key', 'k2'], { env: { PATH: process.env.PATH ?? '', HOME: home } });
-    const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
-    const { url, fingerprint } = JSON.parse(line) as { url: string; fingerprint: string };
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/v3$/);
-    expect(fingerprint).toMatch(/^([0-9a-f]{2}:){31}[0-9a-f]{2}$/);
-    const r = await cli(['chat', '--base-url', url, '--model', 'mock-model', '--no-cache', '--no-stream', 'ping'], { ARK_API_KEY: 'k2' });
-    expect(r.stdout).toBe('echo: ping\n');
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    try {
+      const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
+      const { url, fingerprint } = JSON.parse(line) as { url: string; fingerprint: string };
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/v3$/);
+      expect(fingerprint).toMatch(/^([0-9a-f]{2}:){31}[0-9a-f]{2}$/);
+      const r = await cli(['chat', '--base-url', url, '--model', 'mock-model', '--no-cache', '--no-stream', 'ping'], { ARK_API_KEY: 'k2' });
+      expect(r.stdout).toBe('echo: ping\n');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });

@@ -3,12 +3,21 @@
  * the disk cache, then the certificate service. One service fetch per model and mode however
  * many requests wait for it; reloaded after 14 days; an expired or not-yet-valid certificate is
  * fetched once more, then refused.
+ *
+ * With `trust` (trustAnchors / pinnedKeys, see trust.ts) every certificate, whatever its source,
+ * is verified before it is used or kept: one that fails is never cached (a cached file that fails
+ * is deleted and fetched afresh) and the request fails with `InvalidCertificateError`.
+ *
+ * A PEM with several CERTIFICATE blocks is the model's certificate (the first block) followed by
+ * intermediates: the first block is parsed, the whole text is kept (and cached) so the chain can
+ * be built again. `parseCertificate` itself still takes exactly one block.
  */
 import { CertificateUnavailableError, InvalidCertificateError } from '../errors.js';
 import { parseCertificate, type ModelCertificate } from '../protocol/certificate.js';
 import { CERTIFICATE_RELOAD_MS } from '../protocol/constants.js';
 import type { CertificateStore } from './disk-cache.js';
 import { fetchCertificatePem, type CertificateHttp } from './service.js';
+import { splitPemCertificates, type CertificateTrust } from './trust.js';
 
 /** A PEM for every model, or a function of the model name that gives one. */
 export type CertificateOption = string | ((model: string) => string | Promise<string>);
@@ -20,6 +29,8 @@ export interface CertificateSourceOptions {
   /** Abort a service fetch that takes longer than this (ms). */
   timeoutMs?: number;
   now?: () => number;
+  /** trustAnchors / pinnedKeys checks (`CertificateTrust.from`); none when undefined. */
+  trust?: CertificateTrust | undefined;
 }
 
 export interface CertificateNeed {
@@ -33,6 +44,8 @@ export interface CertificateNeed {
 interface MemoryEntry {
   certificate: ModelCertificate;
   loadedMs: number;
+  /** End of the verified chain's validity (its earliest notAfter); Infinity without trust. */
+  trustedUntilMs: number;
 }
 
 /** A shared fetch, aborted only when every request waiting on it has given up. */
@@ -51,9 +64,19 @@ function validAt(cert: ModelCertificate, nowMs: number): boolean {
   return cert.notBefore.getTime() <= nowMs && nowMs <= cert.notAfter.getTime();
 }
 
+/**
+ * The model certificate of a PEM text: its only CERTIFICATE block, or the first of several (the
+ * others being intermediates, kept in `pem` for the trust checks and the cache).
+ */
+export function parseModelCertificate(pem: string): ModelCertificate {
+  const blocks = typeof pem === 'string' ? splitPemCertificates(pem) : [];
+  if (blocks.length <= 1) return parseCertificate(pem);
+  return Object.freeze({ ...parseCertificate(blocks[0]!), pem });
+}
+
 function tryParse(pem: string): ModelCertificate | undefined {
   try {
-    return parseCertificate(pem);
+    return parseModelCertificate(pem);
   } catch {
     return undefined;
   }
@@ -69,9 +92,17 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefine
   });
 }
 
+const PARSED_OPTIONS_KEPT = 16;
+
 export class CertificateSource {
   private readonly memory = new Map<string, MemoryEntry>();
   private readonly flights = new Map<string, Flight>();
+  /**
+   * PEMs of the certificate option, parsed: parsing costs ~0.5 ms, and the option (or
+   * E2E_CERTIFICATE_PATH, read afresh each time) gives the same text on every request. One
+   * object per certificate also keeps per-certificate caches (the noble tables) warm.
+   */
+  private readonly parsedOptions = new Map<string, ModelCertificate>();
   private readonly now: () => number;
 
   constructor(private readonly options: CertificateSourceOptions) {
@@ -84,7 +115,12 @@ export class CertificateSource {
     if (this.options.certificate !== undefined) return this.fromOption(need);
     const key = `${need.aicc ? 'aicc' : 'plain'}\n${need.baseUrl}\n${need.model}`;
     const cached = this.memory.get(key);
-    if (cached && this.now() - cached.loadedMs < CERTIFICATE_RELOAD_MS && validAt(cached.certificate, this.now())) {
+    if (
+      cached &&
+      this.now() - cached.loadedMs < CERTIFICATE_RELOAD_MS &&
+      validAt(cached.certificate, this.now()) &&
+      this.now() <= cached.trustedUntilMs
+    ) {
       return cached.certificate;
     }
     let flight = this.flights.get(key);
@@ -104,6 +140,7 @@ export class CertificateSource {
   /** Forgets every certificate held in memory (the disk cache is left as it is). */
   clear(): void {
     this.memory.clear();
+    this.parsedOptions.clear();
   }
 
   private async wait(key: string, flight: Flight, signal: AbortSignal | null | undefined): Promise<ModelCertificate> {
@@ -123,9 +160,28 @@ export class CertificateSource {
   private async fromOption(need: CertificateNeed): Promise<ModelCertificate> {
     const option = this.options.certificate!;
     const pem = typeof option === 'string' ? option : await raceAbort(Promise.resolve(option(need.model)), need.signal);
-    const cert = parseCertificate(pem);
+    const cert = this.parseOption(pem);
     this.check(cert, need, 'the certificate option');
+    await this.verify(cert, need, 'the certificate option');
     return cert;
+  }
+
+  private parseOption(pem: string): ModelCertificate {
+    const known = this.parsedOptions.get(pem);
+    if (known !== undefined) return known;
+    const cert = parseModelCertificate(pem);
+    // A handful of models, each with its PEM, at most: keep the last few.
+    if (this.parsedOptions.size >= PARSED_OPTIONS_KEPT) this.parsedOptions.delete(this.parsedOptions.keys().next().value!);
+    this.parsedOptions.set(pem, cert);
+    return cert;
+  }
+
+  /** The trust checks, if any; the end of the chain's validity (Infinity without checks). */
+  private async verify(cert: ModelCertificate, need: CertificateNeed, origin: string): Promise<number> {
+    const trust = this.options.trust;
+    if (trust === undefined) return Number.POSITIVE_INFINITY;
+    const verdict = await trust.verify(cert.pem, this.now(), `${origin} for model "${need.model}"`);
+    return verdict.validUntilMs;
   }
 
   private check(cert: ModelCertificate, need: CertificateNeed, origin: string): void {
@@ -152,15 +208,18 @@ export class CertificateSource {
       const cert = tryParse(cached.pem);
       const fresh = this.now() - cached.modifiedMs < CERTIFICATE_RELOAD_MS;
       if (cert && fresh && usableIn(cert, need.aicc) && validAt(cert, this.now())) {
-        return this.remember(key, cert);
+        const trustedUntilMs = await this.verify(cert, need, 'the cached certificate').catch(() => undefined);
+        if (trustedUntilMs !== undefined) return this.remember(key, cert, trustedUntilMs);
+        // Not trusted (e.g. written before trustAnchors / pinnedKeys were set): never used.
       }
-      // Corrupt, stale, of the other mode, or out of its validity: fetch it again.
+      // Corrupt, stale, of the other mode, out of its validity or untrusted: fetch it again.
       await store?.remove(need.model);
     }
     const cert = await this.fetchFromService(need, signal);
     this.check(cert, need, 'the certificate the service gave');
+    const trustedUntilMs = await this.verify(cert, need, 'the certificate the service gave');
     await store?.write(need.model, cert.pem);
-    return this.remember(key, cert);
+    return this.remember(key, cert, trustedUntilMs);
   }
 
   private async fetchFromService(need: CertificateNeed, signal: AbortSignal): Promise<ModelCertificate> {
@@ -169,7 +228,7 @@ export class CertificateSource {
     const combined = AbortSignal.any([signal, timeout]);
     try {
       const pem = await fetchCertificatePem(this.options.http, { ...need, signal: combined });
-      return parseCertificate(pem);
+      return parseModelCertificate(pem);
     } catch (error) {
       if (timeout.aborted && !signal.aborted) {
         throw new CertificateUnavailableError(
@@ -182,8 +241,8 @@ export class CertificateSource {
     }
   }
 
-  private remember(key: string, certificate: ModelCertificate): ModelCertificate {
-    this.memory.set(key, { certificate, loadedMs: this.now() });
+  private remember(key: string, certificate: ModelCertificate, trustedUntilMs: number): ModelCertificate {
+    this.memory.set(key, { certificate, loadedMs: this.now(), trustedUntilMs });
     return certificate;
   }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The ark-e2ee command line. Results go to stdout; progress, warnings and errors to stderr. */
+import '../node-platform.js';
 import { UsageError, type CliIO } from './command.js';
 import { COMMANDS } from './commands/index.js';
 

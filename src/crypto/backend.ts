@@ -36,6 +36,11 @@ export interface CryptoBackend {
   ): Uint8Array | undefined;
   /** AES encryption of one 16-byte block, for GCM's hash key H and E(K, J0). */
   encryptBlock(key: Uint8Array, block: Uint8Array): Uint8Array;
+  /**
+   * Optional fast path for large texts: `base64(seal(key, nonce, UTF-8(text)))` without the
+   * intermediate copies (the UTF-8 bytes, `ciphertext || tag` joined). Same result exactly.
+   */
+  sealTextToBase64?(key: Uint8Array, nonce: Uint8Array, text: string): string;
 }
 
 export const GCM_TAG_LENGTH = 16;

@@ -5,11 +5,11 @@
  * Input may be cut anywhere (inside a line, inside a UTF-8 character); any of LF, CRLF and CR
  * end lines. SSE parsing is eventsource-parser's; we re-emit each event with LF line endings,
  * keeping comments, `event:`, `id:` and `retry:` fields. An event whose data carries nothing to
- * decrypt is re-emitted with its data exactly as it came. Backpressure and cancellation go
- * through `pipeThrough`, so a slow reader slows the source and a cancel reaches it.
+ * decrypt is re-emitted with its data exactly as it came. A slow reader slows the source, and a
+ * cancel reaches it (see decryptEventStream).
  */
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
-import { ArkE2EEError, EventStreamError } from '../errors.js';
+import { EventStreamError } from '../errors.js';
 import { isJsonObject } from './json.js';
 import { decryptChoices } from './response.js';
 import type { Session } from './session.js';
@@ -110,42 +110,58 @@ export class EventStreamDecrypter {
   }
 }
 
-/** The answer stream with every chunk's contents decrypted, as it flows. */
+/**
+ * The answer stream with every chunk's contents decrypted, as it flows.
+ *
+ * A pull source over the input's reader rather than `pipeThrough(new TransformStream())`: the
+ * transform's writable side, its queue and the pipe cost ~4 µs per chunk, as much as decrypting
+ * the chunk; pulling costs ~1 µs. With a high-water mark of 0 the source is read only when the
+ * output is (backpressure), and cancelling the output cancels the source with the reason.
+ */
 export function decryptEventStream(
   stream: ReadableStream<Uint8Array>,
   session: Session,
 ): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const encoder = new TextEncoder();
   const decrypter = new EventStreamDecrypter(session);
-  const emit = (controller: TransformStreamDefaultController<Uint8Array>, text: string): void => {
-    if (text !== '') controller.enqueue(encoder.encode(text));
-  };
   const decode = (bytes?: Uint8Array): string => {
     try {
       return bytes === undefined ? decoder.decode() : decoder.decode(bytes, { stream: true });
     } catch (error) {
-      if (error instanceof ArkE2EEError) throw error;
       throw new EventStreamError('the answer stream is not valid UTF-8', { cause: error });
     }
   };
-  // On failure, what came before it goes out first (to the read that is waiting), then the error.
-  const step = (controller: TransformStreamDefaultController<Uint8Array>, run: () => string): void => {
-    try {
-      emit(controller, run());
-    } catch (error) {
-      emit(controller, decrypter.drain());
-      throw error;
-    }
-  };
-  return stream.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        step(controller, () => decrypter.push(decode(chunk)));
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        // One read may complete no event: read on until there is text to give, or the end.
+        for (;;) {
+          const { done, value } = await reader.read();
+          let text: string;
+          try {
+            text = done ? decrypter.push(decode()) + decrypter.end() : decrypter.push(decode(value));
+          } catch (error) {
+            // What came before the failure goes to the read that is waiting (pull runs only
+            // for one), then the error; the source is let go.
+            const before = decrypter.drain();
+            if (before !== '') controller.enqueue(encoder.encode(before));
+            reader.cancel(error).catch(() => {});
+            throw error;
+          }
+          if (text !== '') controller.enqueue(encoder.encode(text));
+          if (done) {
+            controller.close();
+            return;
+          }
+          if (text !== '') return;
+        }
       },
-      flush(controller) {
-        step(controller, () => decrypter.push(decode()) + decrypter.end());
+      cancel(reason) {
+        return reader.cancel(reason);
       },
-    }),
+    },
+    { highWaterMark: 0 },
   );
 }

@@ -113,6 +113,7 @@ function makeSession(
     encryptInfo: encryptInfo ? Object.freeze(encryptInfo) : undefined,
     backend,
     encryptText(text: string): string {
+      if (backend.sealTextToBase64 !== undefined) return backend.sealTextToBase64(key, nonce, text);
       return encodeBase64(backend.seal(key, nonce, utf8Encode(text)));
     },
     decryptText(ciphertext: string): string {

@@ -1,4 +1,7 @@
 /** `ark-e2ee/testing`: a local mock of Ark's encrypted chat service, for tests and the demo. */
+// Node only: the node:crypto backend and the disk cache for whatever runs beside the mock.
+import '../node-platform.js';
+
 export {
   startMockArkServer,
   MOCK_API_PREFIX,
@@ -36,3 +39,11 @@ export {
   scenarioForModel,
   type MockScenario,
 } from './scenarios.js';
+export {
+  CERTIFICATE_FAULTS,
+  replayedOrder,
+  chatFaultForModel,
+  p384CertificatePem,
+  type CertificateFault,
+  type ChatFault,
+} from './faults.js';

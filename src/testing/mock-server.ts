@@ -3,7 +3,8 @@
  * node:crypto, on loopback, for tests and the demo. Scenarios by model name: see scenarios.ts.
  *
  * Routes (prefix `/api/v3`): `POST /e2e/get/certificate`, `POST /chat/completions`,
- * `POST /batch/chat/completions`; anything else is 404.
+ * `POST /batch/chat/completions`; anything else is 404. Every answer allows CORS from any origin,
+ * and a preflight (`OPTIONS`) is answered 204 without being recorded.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,8 +20,16 @@ import { createMockCertificate, type MockCertificate, type MockCertificateOption
 import { MockRequestError, openEncryptedRequest } from './encrypted-request.js';
 import { completionBody, completionChunks, errorBody, type ResponseContext } from './responses.js';
 import { planAnswer, scenarioForModel } from './scenarios.js';
+import { answerCertificateFault, answerWithFault, chatFaultForModel, type CertificateFault } from './faults.js';
 
 export const MOCK_API_PREFIX = '/api/v3';
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST, OPTIONS',
+  'access-control-allow-headers':
+    'authorization, content-type, x-is-encrypted, x-session-token, x-encrypt-info, x-client-request-id',
+  'access-control-expose-headers': 'x-request-id, x-client-request-id, retry-after, retry-after-ms',
+};
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 export interface MockArkServerOptions extends MockCertificateOptions {
@@ -32,6 +41,8 @@ export interface MockArkServerOptions extends MockCertificateOptions {
   apiKey?: string;
   /** A certificate to serve instead of a fresh one (e.g. to keep it across restarts). */
   certificate?: MockCertificate;
+  /** Answer every certificate request with this fault instead of the certificate (faults.ts). */
+  certificateFault?: CertificateFault;
 }
 
 export interface RecordedRequest {
@@ -164,6 +175,7 @@ export async function startMockArkServer(options: MockArkServerOptions = {}): Pr
     if (body['type'] !== undefined && body['type'] !== AICC_VERSION) {
       throw new MockRequestError(400, 'InvalidParameter', `type must be ${AICC_VERSION} when present`, 'BadRequest', 'type');
     }
+    if (options.certificateFault !== undefined) return answerCertificateFault(options.certificateFault, response);
     sendJson(response, 200, { Certificate: certificate.certificatePem });
   };
 
@@ -207,6 +219,8 @@ export async function startMockArkServer(options: MockArkServerOptions = {}): Pr
       }
       const plan = planAnswer(scenario, { ...body, messages });
       const ctx: ResponseContext = { id, created: Math.floor(Date.now() / 1000), model, seal };
+      const fault = chatFaultForModel(model);
+      if (fault !== undefined) return answerWithFault(fault, { response, plan, ctx, request: body, headers: replyHeaders });
       if (body['stream'] !== true) {
         sendJson(response, 200, completionBody(plan, ctx), replyHeaders);
         return;
@@ -254,6 +268,14 @@ export async function startMockArkServer(options: MockArkServerOptions = {}): Pr
   };
 
   const server = createServer((request, response) => {
+    // CORS, so that a page on another origin (the browser test) can call the mock; a preflight
+    // is answered here and not recorded.
+    for (const [name, value] of Object.entries(CORS_HEADERS)) response.setHeader(name, value);
+    if (request.method === 'OPTIONS') {
+      response.writeHead(204, { 'access-control-max-age': '600' });
+      response.end();
+      return;
+    }
     handle(request, response).catch((error: unknown) => {
       if (response.headersSent) {
         response.destroy();
@@ -267,7 +289,8 @@ export async function startMockArkServer(options: MockArkServerOptions = {}): Pr
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
+    // A deep accept queue: load tests open a thousand connections at once (Node's default is 511).
+    server.listen({ port: options.port ?? 0, host, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -19,6 +19,13 @@
  * - `mock-429`: HTTP 429 with Ark's rate-limit error JSON. `mock-500`: HTTP 500.
  * - `mock-long:<N>` (or `mock-long:<N>:<chunk>`): an answer of N characters (`mockLongText(N)`),
  *   streamed in chunks of `chunk` characters (default 16).
+ * - `fault-*`: the usual answer (`echo: …`), delivered wrong on purpose, for the fault tests
+ *   (faults.ts): `fault-cut-stream` ends the answer inside an event (streamed) or halfway through
+ *   its JSON; `fault-reset` resets the connection halfway through the answer; `fault-plain` sends
+ *   the texts in plain where ciphertext is due; `fault-other-session` encrypts them under another
+ *   session's key; `fault-replay` sends whole ciphertexts out of order and repeated (the first two
+ *   swapped, the first repeated: see replayedOrder), which the protocol cannot detect;
+ *   `fault-hang` never answers.
  * With `stream_options.include_usage: true`, a usage chunk with `choices: []` precedes `[DONE]`.
  */
 
@@ -33,6 +40,13 @@ export const MOCK_MODELS = {
   serverError: 'mock-500',
   /** Prefix: `mock-long:<N>` or `mock-long:<N>:<chunk>`; see mockLongModel. */
   long: 'mock-long:',
+  /** Fault modes (faults.ts): the usual answer, delivered wrong on purpose. */
+  faultCutStream: 'fault-cut-stream',
+  faultReset: 'fault-reset',
+  faultPlain: 'fault-plain',
+  faultOtherSession: 'fault-other-session',
+  faultReplay: 'fault-replay',
+  faultHang: 'fault-hang',
 } as const;
 
 /** `mock-long:<length>` (and `:<chunkSize>` when given). */
@@ -140,20 +154,23 @@ export function mockPieces(text: string): string[] {
   return pieces;
 }
 
-/** Pieces of `size` characters (code points), lazily; an empty text gives no pieces. */
+/**
+ * Pieces of `size` characters (code points, a surrogate pair counting as one, as the string
+ * iterator does), lazily; an empty text gives no pieces. Slices by index, so `mock-long` answers
+ * of tens of millions of characters are cut in well under a second.
+ */
 export function* chunkText(text: string, size: number): Generator<string> {
-  let chunk = '';
-  let count = 0;
-  for (const char of text) {
-    chunk += char;
-    count += 1;
-    if (count === size) {
-      yield chunk;
-      chunk = '';
-      count = 0;
+  let start = 0;
+  while (start < text.length) {
+    let end = start;
+    for (let count = 0; count < size && end < text.length; count += 1) {
+      const unit = text.charCodeAt(end);
+      const next = end + 1 < text.length ? text.charCodeAt(end + 1) : 0;
+      end += unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
     }
+    yield text.slice(start, end);
+    start = end;
   }
-  if (count > 0) yield chunk;
 }
 
 export interface ToolCall {

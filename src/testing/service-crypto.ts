@@ -2,7 +2,7 @@
  * The service side of the handshake and of text encryption (protocol §2, §3), on node:crypto
  * only, written independently of src/protocol and src/crypto so that it checks the client.
  */
-import { createCipheriv, createDecipheriv, createECDH, hkdfSync, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createECDH, hkdfSync, type ECDH, type KeyObject } from 'node:crypto';
 import { HKDF_OUTPUT_LENGTH, SESSION_KEY_LENGTH, SESSION_NONCE_LENGTH } from '../protocol/constants.js';
 
 const GCM_TAG_LENGTH = 16;
@@ -26,6 +26,24 @@ export function decodeStrictBase64(text: string): Buffer {
 }
 
 /**
+ * An ECDH object holding the certificate key, made once per key: setting the private key also
+ * derives the public point (a scalar multiplication), which a service does not redo per request.
+ * computeSecret does not change the object, so one serves every request.
+ */
+const agreements = new WeakMap<KeyObject, ECDH>();
+function certificateAgreement(key: KeyObject): ECDH {
+  let ecdh = agreements.get(key);
+  if (ecdh === undefined) {
+    const jwk = key.export({ format: 'jwk' });
+    if (jwk.crv !== 'P-256' || typeof jwk.d !== 'string') throw new Error('the certificate key is not a P-256 private key');
+    ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(Buffer.from(jwk.d, 'base64url'));
+    agreements.set(key, ecdh);
+  }
+  return ecdh;
+}
+
+/**
  * The service's half of the handshake: Z = ECDH(certificate key, token point).x,
  * OKM = HKDF-SHA256(Z, 32 zero bytes, empty info, 44), key = OKM[0..32], nonce = OKM[32..44].
  */
@@ -34,10 +52,7 @@ export function deriveServerSession(certificatePrivateKey: KeyObject, sessionTok
   if (point.length !== UNCOMPRESSED_POINT_LENGTH || point[0] !== 0x04) {
     throw new Error('the session token is not an uncompressed P-256 point (65 bytes, 04 || X || Y)');
   }
-  const jwk = certificatePrivateKey.export({ format: 'jwk' });
-  if (jwk.crv !== 'P-256' || typeof jwk.d !== 'string') throw new Error('the certificate key is not a P-256 private key');
-  const ecdh = createECDH('prime256v1');
-  ecdh.setPrivateKey(Buffer.from(jwk.d, 'base64url'));
+  const ecdh = certificateAgreement(certificatePrivateKey);
   // computeSecret rejects points that are not on the curve.
   const z = ecdh.computeSecret(point);
   const okm = Buffer.from(hkdfSync('sha256', z, HKDF_ZERO_SALT, Buffer.alloc(0), HKDF_OUTPUT_LENGTH));

@@ -25,6 +25,38 @@ function encryptionHeader(input: FetchInput, init: FetchInit | undefined): strin
   return found?.[1];
 }
 
+interface RequestParts {
+  method: string;
+  url: string;
+  headers: Headers;
+  body: string;
+}
+
+/**
+ * The parts of a call that gives them plainly (an absolute URL string or URL, a string body or
+ * none), without building a `Request` and reading its body back: the way `openai` and most
+ * clients call fetch. `undefined` for any other form, which goes through `Request`.
+ */
+function plainParts(input: FetchInput, init: FetchInit | undefined): RequestParts | undefined {
+  if (input instanceof Request) return undefined;
+  const body = init?.body;
+  if (body !== undefined && body !== null && typeof body !== 'string') return undefined;
+  let url: string;
+  try {
+    url = new URL(input).href;
+  } catch {
+    return undefined; // relative: a Request resolves it against the page, where there is one
+  }
+  return { method: init?.method ?? 'GET', url, headers: new Headers(init?.headers), body: body ?? '' };
+}
+
+async function requestParts(input: FetchInput, init: FetchInit | undefined): Promise<RequestParts> {
+  const plain = plainParts(input, init);
+  if (plain !== undefined) return plain;
+  const request = new Request(input, init);
+  return { method: request.method, url: request.url, headers: request.headers, body: await request.text() };
+}
+
 function withoutEncodingHeaders(headers: Headers): Headers {
   const out = new Headers(headers);
   // The body is re-made below: its length changes and it is no longer compressed.
@@ -50,20 +82,15 @@ export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeo
   async function encryptedFetch(input: FetchInput, init?: FetchInit): Promise<Response> {
     if (!asksForEncryption(encryptionHeader(input, init))) return inner(input, init);
 
-    const request = new Request(input, init);
-    // The caller's own signal, not the Request's copy: a copy follows the original only while
+    const request = await requestParts(input, init);
+    // The caller's own signal, not a Request's copy: a copy follows the original only while
     // the Request object lives, and this one is dropped long before a stream ends.
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
-    const { body, headers, session } = await encryptor.encryptRequest({
-      method: request.method,
-      url: request.url,
-      headers: request.headers,
-      body: await request.text(),
-      signal,
-    });
+    const { body, headers, session } = await encryptor.encryptRequest({ ...request, signal });
     const response = await inner(request.url, {
       ...init,
-      method: request.method,
+      // Only POST gets this far (encryptRequest refuses anything else), in any letter case.
+      method: 'POST',
       headers,
       body,
       signal,

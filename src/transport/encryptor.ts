@@ -3,9 +3,9 @@
  * asked for encryption, in one place: check it is a chat completion, get the certificate, make
  * the session, encrypt the body, set the headers; then decrypt the answer. Only the edges differ.
  */
-import { createDiskCache, defaultCacheDir } from '../certificates/disk-cache.js';
 import { CertificateSource, type CertificateOption } from '../certificates/source.js';
 import type { CertificateHttp } from '../certificates/service.js';
+import { CertificateTrust } from '../certificates/trust.js';
 import type { BackendChoice } from '../crypto/backend.js';
 import { DecryptionFailedError, InvalidCertificateError, UnsupportedRequestError } from '../errors.js';
 import {
@@ -19,14 +19,20 @@ import { decryptEventStream } from '../protocol/event-stream.js';
 import { isJsonObject } from '../protocol/json.js';
 import { encryptChatRequest } from '../protocol/request.js';
 import { decryptChatCompletion } from '../protocol/response.js';
-import { createSession, type Session } from '../protocol/session.js';
+import type { ModelCertificate } from '../protocol/certificate.js';
+import type { Session } from '../protocol/session.js';
+import { SessionPool } from '../protocol/session-pool.js';
+import { nodePlatform } from '../platform.js';
 import { builtinModule, environment } from '../runtime.js';
 import type * as Fs from 'node:fs/promises';
 
 export interface ArkEncryptionOptions {
   /** The model certificate: a PEM for every model, or `(model) => PEM`. Default: fetched. */
   certificate?: CertificateOption;
-  /** Disk cache folder; default `~/.ark/certificates` under Node; `false` for none. */
+  /**
+   * Disk cache folder; default `~/.ark/certificates` under Node; `false` for none. Off Node
+   * (the browser build) there is no disk cache and certificates are kept in memory only.
+   */
   cacheDir?: string | false;
   /** AICC mode; default: environment `VOLC_ARK_ENCRYPTION=AICC`. */
   aicc?: boolean;
@@ -35,6 +41,24 @@ export interface ArkEncryptionOptions {
   onWarning?: (message: string) => void;
   /** Abort a certificate fetch that takes longer than this, in ms. Default 30 000. */
   certificateTimeout?: number;
+  /**
+   * PEM root certificates the model certificate must chain to (signatures, validity, CA
+   * constraints checked; at most 5 certificates). A string may hold several PEM blocks.
+   * Whatever its source, a certificate that does not chain is refused and nothing is sent.
+   */
+  trustAnchors?: string | readonly string[];
+  /** Intermediate CA certificates (PEM) for the chain, when the service gives only the leaf. */
+  intermediates?: string | readonly string[];
+  /**
+   * Base64 SHA-256 of the model certificate's SubjectPublicKeyInfo (the "pin" that
+   * `ark-e2ee cert MODEL` shows). The certificate's key must be one of them.
+   */
+  pinnedKeys?: readonly string[];
+  /**
+   * Handshakes made ahead, off the request path, per certificate (each used by one request
+   * only, then forgotten). Default 4; `0` makes every handshake on its request.
+   */
+  sessionPool?: number;
 }
 
 /** Whether headers (any case) carry `x-is-encrypted: true`. */
@@ -66,6 +90,9 @@ export class ArkEncryptor {
   private readonly source: CertificateSource;
   private readonly aicc: boolean;
   private readonly warn: (message: string) => void;
+  private readonly sessions: SessionPool;
+  /** The certificate each model (and base URL) last had, to drop the sessions of a replaced one. */
+  private readonly current = new Map<string, ModelCertificate>();
 
   constructor(
     private readonly options: ArkEncryptionOptions,
@@ -73,13 +100,17 @@ export class ArkEncryptor {
   ) {
     this.aicc = options.aicc ?? environment('VOLC_ARK_ENCRYPTION') === 'AICC';
     this.warn = options.onWarning ?? ((message) => console.warn(`ark-e2ee: ${message}`));
-    const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
+    // The disk cache is Node's (installed by the Node entry); elsewhere certificates stay in memory.
+    const platform = nodePlatform();
+    const cacheDir = options.cacheDir === undefined ? platform?.defaultCacheDir() : options.cacheDir;
     this.source = new CertificateSource({
       certificate: options.certificate ?? certificateFromEnvironment(),
-      store: cacheDir ? createDiskCache(cacheDir, this.warn) : undefined,
+      store: cacheDir ? platform?.createDiskCache(cacheDir, this.warn) : undefined,
       http,
       timeoutMs: options.certificateTimeout,
+      trust: CertificateTrust.from(options),
     });
+    this.sessions = new SessionPool({ size: options.sessionPool, aicc: this.aicc, backend: options.backend });
   }
 
   /** Encrypts one request; throws (and nothing must be sent) when it cannot. */
@@ -118,7 +149,8 @@ export class ArkEncryptor {
       authorization: request.headers.get('authorization') ?? undefined,
       signal: request.signal,
     });
-    const session = createSession(certificate, { aicc: this.aicc, backend: this.options.backend });
+    this.replaced(`${baseUrl}\n${body.model}`, certificate);
+    const session = this.sessions.take(certificate);
     const encrypted = encryptChatRequest(body, session, { onWarning: this.warn });
     const headers = new Headers(request.headers);
     headers.set(HEADER_IS_ENCRYPTED, 'true');
@@ -126,6 +158,17 @@ export class ArkEncryptor {
     headers.set(HEADER_ENCRYPT_INFO, JSON.stringify(session.encryptInfo));
     headers.delete('content-length');
     return { body: JSON.stringify(encrypted), headers, session };
+  }
+
+  /** A model's certificate changed (reloaded, or another PEM): its old sessions go. */
+  private replaced(model: string, certificate: ModelCertificate): void {
+    const previous = this.current.get(model);
+    if (previous?.pem === certificate.pem) return;
+    this.current.set(model, certificate);
+    if (previous === undefined) return;
+    // Still some other model's certificate (one PEM for every model): keep its sessions.
+    for (const other of this.current.values()) if (other.pem === previous.pem) return;
+    this.sessions.drop(previous);
   }
 
   /** The text of a JSON answer, decrypted. */

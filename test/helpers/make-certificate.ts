@@ -2,18 +2,24 @@
  * Builds self-signed model certificates at test time (node:crypto cannot make certificates):
  * the TBSCertificate is assembled with @peculiar/asn1-x509 and signed with node:crypto, so each
  * test can have a fresh key pair and the service side (the private key) to go with it.
+ *
+ * Optionally (trust tests): signed by another made certificate (`issuer`), with basicConstraints
+ * (`ca`), keyUsage, an RSA key, SHA-384/512 or RSASSA-PSS signatures, and extra extensions.
+ * Without those options the output is exactly as before.
  */
-import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { constants, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier,
   AttributeTypeAndValue,
   AttributeValue,
+  BasicConstraints,
   Certificate,
   Extension,
   Extensions,
   GeneralName,
+  KeyUsage,
   Name,
   RelativeDistinguishedName,
   SubjectAlternativeName,
@@ -21,11 +27,34 @@ import {
   TBSCertificate,
   Validity,
   Version,
+  id_ce_basicConstraints,
+  id_ce_keyUsage,
   id_ce_subjectAltName,
 } from '@peculiar/asn1-x509';
 
 const OID_COMMON_NAME = '2.5.4.3';
 const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+const OID_ECDSA: Record<SignatureHash, string> = {
+  sha256: OID_ECDSA_WITH_SHA256,
+  sha384: '1.2.840.10045.4.3.3',
+  sha512: '1.2.840.10045.4.3.4',
+};
+const OID_RSA_PKCS1: Record<SignatureHash, string> = {
+  sha256: '1.2.840.113549.1.1.11',
+  sha384: '1.2.840.113549.1.1.12',
+  sha512: '1.2.840.113549.1.1.13',
+};
+const OID_HASH: Record<SignatureHash, string> = {
+  sha256: '2.16.840.1.101.3.4.2.1',
+  sha384: '2.16.840.1.101.3.4.2.2',
+  sha512: '2.16.840.1.101.3.4.2.3',
+};
+const OID_RSASSA_PSS = '1.2.840.113549.1.1.10';
+const OID_MGF1 = '1.2.840.113549.1.1.8';
+const DER_NULL = new Uint8Array([0x05, 0x00]);
+const SALT_LENGTH: Record<SignatureHash, number> = { sha256: 32, sha384: 48, sha512: 64 };
+
+export type SignatureHash = 'sha256' | 'sha384' | 'sha512';
 
 export interface MakeCertificateOptions {
   commonName?: string;
@@ -38,6 +67,23 @@ export interface MakeCertificateOptions {
   /** SAN DNS names as they are, in order; overrides ringId and keyId. */
   dnsNames?: readonly string[];
   curve?: 'P-256' | 'P-384';
+  /** The certificate that signs this one (its subject becomes our issuer). Default: self-signed. */
+  issuer?: Pick<MadeCertificate, 'pem' | 'privateKey'>;
+  /**
+   * A critical basicConstraints extension: `true` → cA, `{ pathLen }` → cA with a
+   * pathLenConstraint, `false` → cA false. Default: no such extension.
+   */
+  ca?: boolean | { pathLen: number };
+  /** A critical keyUsage extension with these `KeyUsageFlags` bits. Default: none. */
+  keyUsage?: number;
+  /** Further extensions, added as they are. */
+  extensions?: readonly Extension[];
+  /** The subject key: EC on `curve` (default) or RSA 2048. */
+  keyType?: 'ec' | 'rsa';
+  /** Hash of the signature (ECDSA or RSA, chosen by the signer's key). Default sha256. */
+  hash?: SignatureHash;
+  /** Sign with RSASSA-PSS (salt = hash length) when the signer's key is RSA. */
+  rsaPss?: boolean;
 }
 
 export interface MadeCertificate {
@@ -69,18 +115,79 @@ function sanDnsNames(options: MakeCertificateOptions): string[] {
   return names;
 }
 
+/** DER `[n] EXPLICIT` around `inner`. */
+function explicit(n: number, inner: Uint8Array): Uint8Array {
+  return new Uint8Array([0xa0 + n, inner.length, ...inner]);
+}
+
+function algorithmDer(algorithm: string, parameters?: Uint8Array): Uint8Array {
+  const identifier = new AlgorithmIdentifier({ algorithm, parameters: parameters ? new Uint8Array(parameters).buffer : undefined });
+  return new Uint8Array(AsnConvert.serialize(identifier));
+}
+
+/** RSASSA-PSS-params: hash, MGF1 with the same hash, salt = hash length (RFC 4055). */
+function pssParameters(hash: SignatureHash): Uint8Array {
+  const hashAlgorithm = algorithmDer(OID_HASH[hash], DER_NULL);
+  const content = [
+    ...explicit(0, hashAlgorithm),
+    ...explicit(1, algorithmDer(OID_MGF1, hashAlgorithm)),
+    ...explicit(2, new Uint8Array([0x02, 0x01, SALT_LENGTH[hash]])),
+  ];
+  return new Uint8Array([0x30, content.length, ...content]);
+}
+
+/** The signature algorithm and the node:crypto signing call for a signer's key. */
+function signerFor(key: KeyObject, options: MakeCertificateOptions): { algorithm: AlgorithmIdentifier; sign: (tbs: Uint8Array) => Buffer } {
+  const hash = options.hash ?? 'sha256';
+  if (key.asymmetricKeyType === 'rsa') {
+    if (options.rsaPss) {
+      return {
+        algorithm: new AlgorithmIdentifier({ algorithm: OID_RSASSA_PSS, parameters: new Uint8Array(pssParameters(hash)).buffer }),
+        sign: (tbs) => sign(hash, tbs, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: SALT_LENGTH[hash] }),
+      };
+    }
+    return {
+      algorithm: new AlgorithmIdentifier({ algorithm: OID_RSA_PKCS1[hash], parameters: DER_NULL.slice().buffer }),
+      sign: (tbs) => sign(hash, tbs, key),
+    };
+  }
+  return { algorithm: new AlgorithmIdentifier({ algorithm: OID_ECDSA[hash] }), sign: (tbs) => sign(hash, tbs, key) };
+}
+
+function pemToDer(pem: string): Uint8Array {
+  return new Uint8Array(Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64'));
+}
+
+function trustExtensions(options: MakeCertificateOptions): Extension[] {
+  const out: Extension[] = [];
+  if (options.ca !== undefined) {
+    const constraints =
+      typeof options.ca === 'object'
+        ? new BasicConstraints({ cA: true, pathLenConstraint: options.ca.pathLen })
+        : new BasicConstraints({ cA: options.ca });
+    out.push(new Extension({ extnID: id_ce_basicConstraints, critical: true, extnValue: new OctetString(AsnConvert.serialize(constraints)) }));
+  }
+  if (options.keyUsage !== undefined) {
+    out.push(new Extension({ extnID: id_ce_keyUsage, critical: true, extnValue: new OctetString(AsnConvert.serialize(new KeyUsage(options.keyUsage))) }));
+  }
+  return [...out, ...(options.extensions ?? [])];
+}
+
 export function makeCertificate(options: MakeCertificateOptions = {}): MadeCertificate {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: options.curve ?? 'P-256' });
+  const { privateKey, publicKey } =
+    options.keyType === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : generateKeyPairSync('ec', { namedCurve: options.curve ?? 'P-256' });
   const spki = AsnConvert.parse(publicKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo);
   const serial = randomBytes(8);
   serial[0] = (serial[0] ?? 0) & 0x7f || 1; // positive, minimal INTEGER
   const notBefore = options.notBefore ?? new Date(Date.UTC(2025, 0, 1));
   const notAfter = options.notAfter ?? new Date(Date.UTC(2035, 0, 1));
   const dnsNames = sanDnsNames(options);
-  const extensions =
+  const sanExtensions =
     dnsNames.length === 0
-      ? undefined
-      : new Extensions([
+      ? []
+      : [
           new Extension({
             extnID: id_ce_subjectAltName,
             critical: false,
@@ -88,21 +195,27 @@ export function makeCertificate(options: MakeCertificateOptions = {}): MadeCerti
               AsnConvert.serialize(new SubjectAlternativeName(dnsNames.map((dNSName) => new GeneralName({ dNSName })))),
             ),
           }),
-        ]);
-  const signatureAlgorithm = new AlgorithmIdentifier({ algorithm: OID_ECDSA_WITH_SHA256 });
+        ];
+  const allExtensions = [...sanExtensions, ...trustExtensions(options)];
+  const extensions = allExtensions.length === 0 ? undefined : new Extensions(allExtensions);
+  const signer = signerFor(options.issuer?.privateKey ?? privateKey, options);
+  const signatureAlgorithm = signer.algorithm;
   const subject = name(options.commonName ?? 'ark-e2ee-test-model');
+  const issuer = options.issuer
+    ? AsnConvert.parse(pemToDer(options.issuer.pem), Certificate).tbsCertificate.subject
+    : subject;
   const tbsCertificate = new TBSCertificate({
     version: Version.v3,
     serialNumber: new Uint8Array(serial).buffer,
     signature: signatureAlgorithm,
-    issuer: subject,
+    issuer,
     validity: new Validity({ notBefore, notAfter }),
     subject,
     subjectPublicKeyInfo: spki,
     extensions,
   });
   const tbsDer = new Uint8Array(AsnConvert.serialize(tbsCertificate));
-  const signature = sign('sha256', tbsDer, privateKey);
+  const signature = signer.sign(tbsDer);
   const certificate = new Certificate({
     tbsCertificate,
     signatureAlgorithm,

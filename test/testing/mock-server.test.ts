@@ -234,6 +234,28 @@ describe('startMockArkServer', () => {
     expect((await post(server, '/bots/chat/completions', { model: 'bot', messages: MESSAGES })).status).toBe(404);
   });
 
+  it('allows CORS: a preflight is 204 and not recorded, answers carry the CORS headers', async () => {
+    const recorded = server.requests.length;
+    const preflight = await fetch(`${server.url}/chat/completions`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://127.0.0.1:1',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type,x-is-encrypted,x-session-token,x-encrypt-info',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    const allowed = preflight.headers.get('access-control-allow-headers') ?? '';
+    for (const name of ['authorization', 'content-type', 'x-is-encrypted', 'x-session-token', 'x-encrypt-info']) {
+      expect(allowed).toContain(name);
+    }
+    expect(server.requests.length).toBe(recorded);
+    const answer = await chat(server, { model: 'ep-1', messages: MESSAGES });
+    expect(answer.headers.get('access-control-allow-origin')).toBe('*');
+    expect(answer.headers.get('access-control-expose-headers')).toContain('x-request-id');
+  });
+
   it('401, 429 and 500 errors as Ark sends them', async () => {
     const session = handshake(server.certificatePem);
     const unauthorized = await post(server, '/chat/completions', { model: 'ep-1', messages: MESSAGES }, {}, false);

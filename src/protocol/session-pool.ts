@@ -1,0 +1,142 @@
+/**
+ * SessionPool: handshakes done ahead of time, off the request path.
+ *
+ * A session is one ECDH and one HKDF (protocol §2): ~0.1–0.2 ms on node:crypto, a few ms on
+ * noble. It depends on nothing in the request, only on the certificate, so a few can be made
+ * while the program waits on the network, and a request then takes one ready-made.
+ *
+ * - Each session is handed out once and never again (the pool forgets it as it gives it).
+ * - At most `size` sessions wait per certificate, for at most `maxCertificates` certificates
+ *   (the least recently used is dropped past that).
+ * - `drop(certificate)` (called when a certificate is replaced) and `clear()` forget sessions.
+ * - Refills run one session per macrotask (setImmediate, else setTimeout 0), never in a
+ *   microtask: a microtask would run before the request is sent, i.e. still on its path.
+ * - `size: 0` turns the pool off: every `take` is a fresh `createSession`.
+ */
+import type { BackendChoice } from '../crypto/backend.js';
+import type { ModelCertificate } from './certificate.js';
+import { createSession, type Session } from './session.js';
+
+export interface SessionPoolOptions {
+  /** Sessions kept ready per certificate; `0` turns the pool off. Default 4. */
+  size?: number;
+  /** Certificates with sessions ready at once; default 8. */
+  maxCertificates?: number;
+  aicc?: boolean;
+  backend?: BackendChoice;
+  /** How a refill is scheduled; default setImmediate where it exists, else setTimeout(…, 0). */
+  schedule?: (task: () => void) => void;
+}
+
+export const DEFAULT_SESSION_POOL_SIZE = 4;
+const DEFAULT_MAX_CERTIFICATES = 8;
+
+interface Entry {
+  /** The certificate the sessions are made for (the latest object parsed from its PEM). */
+  certificate: ModelCertificate;
+  readonly ready: Session[];
+  /** A refill is scheduled and has not run yet. */
+  scheduled: boolean;
+  /** A refill failed (e.g. AICC mode with a plain certificate): stop until the next take. */
+  failed: boolean;
+}
+
+function defaultSchedule(task: () => void): void {
+  const { setImmediate } = globalThis as { setImmediate?: (task: () => void) => unknown };
+  if (typeof setImmediate === 'function') setImmediate(task);
+  else setTimeout(task, 0);
+}
+
+export class SessionPool {
+  readonly size: number;
+  private readonly maxCertificates: number;
+  private readonly schedule: (task: () => void) => void;
+  /**
+   * By certificate PEM, least recently used first. The PEM, not the object: the same certificate
+   * parsed twice is the same certificate, and its sessions are good for either object.
+   */
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly options: SessionPoolOptions = {}) {
+    const size = options.size ?? DEFAULT_SESSION_POOL_SIZE;
+    if (!Number.isInteger(size) || size < 0) throw new RangeError(`sessionPool must be a whole number ≥ 0, got ${size}`);
+    this.size = size;
+    this.maxCertificates = Math.max(1, options.maxCertificates ?? DEFAULT_MAX_CERTIFICATES);
+    this.schedule = options.schedule ?? defaultSchedule;
+  }
+
+  /**
+   * A session for `certificate` that nobody else has or will have: a ready one when there is
+   * one, else made now. Throws what `createSession` throws (nothing is pooled for such a
+   * certificate).
+   */
+  take(certificate: ModelCertificate): Session {
+    if (this.size === 0) return this.create(certificate);
+    const id = certificate.pem;
+    let entry = this.entries.get(id);
+    // Made before anything is pooled, so a certificate createSession refuses gets no entry.
+    const session = entry?.ready.shift() ?? this.create(certificate);
+    if (entry === undefined) {
+      entry = { certificate, ready: [], scheduled: false, failed: false };
+      if (this.entries.size >= this.maxCertificates) this.dropId(this.entries.keys().next().value!);
+    } else {
+      this.entries.delete(id); // re-inserted below as the most recently used
+      entry.certificate = certificate;
+      entry.failed = false;
+    }
+    this.entries.set(id, entry);
+    this.refill(id, entry);
+    return session;
+  }
+
+  /** Sessions ready for `certificate` now (for tests and the benchmark). */
+  readyCount(certificate: ModelCertificate): number {
+    return this.entries.get(certificate.pem)?.ready.length ?? 0;
+  }
+
+  /** Certificates with a pool entry now. */
+  get certificateCount(): number {
+    return this.entries.size;
+  }
+
+  /** Forgets the sessions made for `certificate` (it was replaced, or is no longer used). */
+  drop(certificate: ModelCertificate): void {
+    this.dropId(certificate.pem);
+  }
+
+  /** Forgets every session. */
+  clear(): void {
+    for (const entry of this.entries.values()) entry.ready.length = 0;
+    this.entries.clear();
+  }
+
+  private dropId(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return;
+    entry.ready.length = 0;
+    this.entries.delete(id);
+  }
+
+  private create(certificate: ModelCertificate): Session {
+    return createSession(certificate, { aicc: this.options.aicc, backend: this.options.backend });
+  }
+
+  /** Tops the entry up, one session per macrotask, while it is still the certificate's. */
+  private refill(id: string, entry: Entry): void {
+    if (entry.scheduled || entry.failed || entry.ready.length >= this.size) return;
+    entry.scheduled = true;
+    this.schedule(() => {
+      entry.scheduled = false;
+      // Dropped (or cleared) since: the certificate's sessions are no longer wanted.
+      if (this.entries.get(id) !== entry || entry.ready.length >= this.size) return;
+      try {
+        entry.ready.push(this.create(entry.certificate));
+      } catch {
+        // The next take makes its session on the request path and reports the error there.
+        entry.failed = true;
+        return;
+      }
+      this.refill(id, entry);
+    });
+  }
+}

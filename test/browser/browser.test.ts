@@ -1,0 +1,249 @@
+/**
+ * The library in a real browser (issue 6): test/browser/page.ts, bundled here with esbuild for
+ * the browser, runs in Debian's headless Chromium (playwright-core, /usr/bin/chromium) and calls
+ * the mock Ark server on another origin (CORS) through createEncryptedFetch: a plain chat, a
+ * streamed chat and a chat with a base64 image. The bundle must hold no `node:` module and none
+ * of our Node-only modules.
+ *
+ * Without /usr/bin/chromium the browser half is skipped, except under CI (`CI` set), where it
+ * must run: .ci/run installs Debian's `chromium` package when it is missing.
+ */
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { build, type Metafile } from 'esbuild';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mockAnswerText, startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
+import {
+  BROWSER_API_KEY,
+  IMAGE_PROMPT,
+  imageMessages,
+  PLAIN_MESSAGES,
+  STREAMED_MESSAGES,
+  type PageResults,
+} from './scenarios.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const haveChromium = existsSync(CHROMIUM);
+const inCI = Boolean(process.env.CI);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Our modules that only Node has (as source or as built): none of them may reach a browser bundle. */
+const NODE_ONLY = [
+  /^node:/,
+  /^(src|dist)\/certificates\/disk-cache\.[jt]s$/,
+  /^(src|dist)\/crypto\/node\.[jt]s$/,
+  /^(src|dist)\/node-platform\.[jt]s$/,
+  /^(src|dist)\/index\.[jt]s$/,
+  /^(src|dist)\/transport\/(undici|undici-support|proxy)\.[jt]s$/,
+  /^(src|dist)\/(testing|cli)\//,
+  /(^|\/)node_modules\/undici\//,
+];
+
+interface Bundle {
+  code: string;
+  metafile: Metafile;
+}
+
+async function bundle(entry: string): Promise<Bundle> {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  return { code: result.outputFiles[0]!.text, metafile: result.metafile };
+}
+
+function nodeOnly(paths: string[]): string[] {
+  return paths.filter((path) => NODE_ONLY.some((pattern) => pattern.test(path)));
+}
+
+function externalImports(metafile: Metafile): string[] {
+  return Object.values(metafile.outputs).flatMap((output) => output.imports.map((i) => i.path));
+}
+
+describe('the browser bundle', () => {
+  it('of the page and of src/browser.ts hold no node: module and none of our Node-only modules', async () => {
+    for (const entry of ['test/browser/page.ts', 'src/browser.ts']) {
+      const { metafile } = await bundle(entry);
+      const inputs = Object.keys(metafile.inputs);
+      expect(inputs).toContain('src/transport/encrypted-fetch.ts');
+      expect(inputs).toContain('src/crypto/noble.ts');
+      expect(nodeOnly(inputs), entry).toEqual([]);
+      expect(externalImports(metafile), entry).toEqual([]);
+    }
+  });
+
+  // dist/ is there under `npm test` (it builds first); a bare `vitest run` may not have it.
+  it.skipIf(!existsSync(new URL('../../dist/browser.js', import.meta.url)) && !inCI)(
+    "'ark-e2ee' by name: the browser condition picks dist/browser.js, the node condition dist/index.js",
+    async () => {
+      const byName = async (platform: 'browser' | 'node'): Promise<string[]> => {
+        const result = await build({
+          absWorkingDir: root,
+          stdin: { contents: "export * from 'ark-e2ee';", resolveDir: root, loader: 'js' },
+          bundle: true,
+          format: 'esm',
+          platform,
+          // Only our package is followed: the question is which of its files each condition picks.
+          external: ['@noble/*', '@peculiar/*', '@scure/*', 'eventsource-parser', 'undici'],
+          write: false,
+          metafile: true,
+          logLevel: 'silent',
+        });
+        return Object.keys(result.metafile.inputs);
+      };
+      const browser = await byName('browser');
+      expect(browser).toContain('dist/browser.js');
+      expect(browser).not.toContain('dist/index.js');
+      expect(nodeOnly(browser)).toEqual([]);
+      const node = await byName('node');
+      expect(node).toContain('dist/index.js');
+      expect(node).toContain('dist/crypto/node.js');
+      expect(nodeOnly(node)).not.toEqual([]);
+    },
+  );
+
+  it('the Node entry does reach the Node-only modules (so the check above can fail)', async () => {
+    const result = await build({
+      absWorkingDir: root,
+      entryPoints: ['src/index.ts'],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      packages: 'external',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs).toContain('src/certificates/disk-cache.ts');
+    expect(inputs).toContain('src/crypto/node.ts');
+  });
+});
+
+if (!haveChromium && !inCI) {
+  console.warn(`test/browser: skipping the Chromium run: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`);
+}
+
+describe.skipIf(!haveChromium && !inCI)('in headless Chromium', () => {
+  let mock: MockArkServer;
+  let pages: Server;
+  let browser: Browser | undefined;
+  let pageUrl: string;
+  let results: PageResults;
+  const consoleLines: string[] = [];
+
+  beforeAll(async () => {
+    if (!haveChromium) {
+      throw new Error(`${CHROMIUM} is missing; under CI it must be there (.ci/run installs Debian's chromium package)`);
+    }
+    const { code } = await bundle('test/browser/page.ts');
+    const html = '<!doctype html><meta charset="utf-8"><title>ark-e2ee browser test</title>' +
+      '<script type="module" src="/page.js"></script>';
+    pages = createServer((request, response) => {
+      const path = (request.url ?? '/').split('?')[0];
+      if (path === '/') {
+        response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+      } else if (path === '/page.js') {
+        response.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(code);
+      } else {
+        response.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
+    pageUrl = `http://127.0.0.1:${(pages.address() as AddressInfo).port}/`;
+    mock = await startMockArkServer({ apiKey: BROWSER_API_KEY });
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+    const page = await browser.newPage();
+    page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
+    page.on('pageerror', (error) => consoleLines.push(`pageerror: ${error.message}`));
+    await page.goto(`${pageUrl}?api=${encodeURIComponent(mock.url)}`);
+    await page.waitForFunction(() => window.__results !== undefined, undefined, { timeout: 60_000 }).catch(() => {
+      throw new Error(`the page wrote no results; its console:\n${consoleLines.join('\n')}`);
+    });
+    results = (await page.evaluate(() => window.__results))!;
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await mock?.close();
+    await new Promise((resolve) => (pages ? pages.close(resolve) : resolve(undefined)));
+  });
+
+  it('runs as a browser: no process global, and backend auto is noble', () => {
+    expect(results.error, consoleLines.join('\n')).toBeUndefined();
+    expect(results.hasProcess).toBe(false);
+    expect(results.backend).toBe('noble');
+  });
+
+  it('a plain chat: decrypted answer, one certificate fetch for all three chats', () => {
+    expect(results.plain).toEqual({
+      status: 200,
+      contentType: 'application/json; charset=utf-8',
+      content: mockAnswerText(PLAIN_MESSAGES),
+    });
+    expect(mock.stats.certificateRequests).toBe(1);
+    expect(mock.stats.chatRequests).toBe(3);
+    expect(mock.stats.encryptedRequests).toBe(3);
+    // Preflights are answered but not recorded: only the POSTs are here.
+    expect(mock.requests.every((request) => request.method === 'POST')).toBe(true);
+  });
+
+  it('a streamed chat: the event stream decrypted as it is read from the Response body', () => {
+    const streamed = results.streamed!;
+    expect(streamed.status).toBe(200);
+    expect(streamed.contentType).toContain('text/event-stream');
+    expect(streamed.content).toBe(mockAnswerText(STREAMED_MESSAGES));
+    expect(streamed.chunks).toBeGreaterThan(3);
+    expect(streamed.done).toBe(true);
+  });
+
+  it('a chat with a base64 image: encrypted on the wire, opened by the server as sent', () => {
+    const image = results.image!;
+    expect(image.dataUrl).toMatch(/^data:image\/png;base64,[A-Za-z0-9+/]+=*$/);
+    expect(image.status).toBe(200);
+    expect(image.content).toBe(mockAnswerText(imageMessages(image.dataUrl)));
+    expect(image.content).toBe(`echo: ${IMAGE_PROMPT} [image]`);
+    const imageRequest = mock.requests.find((request) => request.body.includes('image_url'));
+    expect(imageRequest?.decryptedMessages).toEqual(imageMessages(image.dataUrl));
+  });
+
+  it('the server saw no plaintext: not a message, not the image', () => {
+    const chats = mock.requests.filter((request) => request.path.endsWith('/chat/completions'));
+    expect(chats).toHaveLength(3);
+    const secrets = [
+      ...PLAIN_MESSAGES.map((message) => message.content),
+      ...STREAMED_MESSAGES.map((message) => message.content),
+      IMAGE_PROMPT,
+      results.image!.dataUrl,
+      results.image!.dataUrl.slice('data:image/png;base64,'.length, 60),
+    ];
+    for (const chat of chats) {
+      expect(chat.headers['x-is-encrypted']).toBe('true');
+      const body = chat.body;
+      for (const secret of secrets) expect(body).not.toContain(secret);
+      expect(body).not.toContain(JSON.stringify(secrets[1]!).slice(1, -1));
+    }
+  });
+});

@@ -1,0 +1,232 @@
+/**
+ * SessionPool: handshakes made ahead of time. Each session goes to one request only, the pool
+ * stays bounded, a replaced certificate's sessions are dropped, and 0 turns it off. Refills run
+ * on a scheduler the tests drive by hand, so nothing here waits on a clock.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// resolveBackend('node') needs the Node entry's platform, as every Node consumer has it.
+import '../../src/node-platform.js';
+import { InvalidKeyError } from '../../src/errors.js';
+import { parseCertificate, type ModelCertificate } from '../../src/protocol/certificate.js';
+import { SessionPool } from '../../src/protocol/session-pool.js';
+import { createEncryptedFetch } from '../../src/transport/encrypted-fetch.js';
+import { ArkEncryptor } from '../../src/transport/encryptor.js';
+import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
+import { makeCertificate, type MadeCertificate } from '../helpers/make-certificate.js';
+import { deriveSession, serverDecrypt } from '../helpers/server-crypto.js';
+
+/** A scheduler that only queues: `run()` runs what is queued (and what that queues), in order. */
+function manualScheduler(): { schedule: (task: () => void) => void; run: () => number; pending: () => number } {
+  const queue: (() => void)[] = [];
+  return {
+    schedule: (task) => queue.push(task),
+    run: () => {
+      let ran = 0;
+      while (queue.length > 0) {
+        queue.shift()!();
+        ran++;
+      }
+      return ran;
+    },
+    pending: () => queue.length,
+  };
+}
+
+const made: MadeCertificate[] = [makeCertificate(), makeCertificate()];
+const certA: ModelCertificate = parseCertificate(made[0]!.pem);
+const certB: ModelCertificate = parseCertificate(made[1]!.pem);
+const noHttp = async (): Promise<never> => {
+  throw new Error('no certificate fetch in these tests');
+};
+
+describe('SessionPool', () => {
+  it('hands each session out once: 1 000 takes, 1 000 different tokens and keys', () => {
+    const scheduler = manualScheduler();
+    const pool = new SessionPool({ size: 4, schedule: scheduler.schedule });
+    const tokens = new Set<string>();
+    const keys = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      // Sometimes the refills run between two requests, sometimes not (a burst).
+      if (i % 3 !== 0) scheduler.run();
+      const session = pool.take(certA);
+      tokens.add(session.token);
+      keys.add(Buffer.from(session.key).toString('hex'));
+    }
+    expect(tokens.size).toBe(1000);
+    expect(keys.size).toBe(1000);
+  });
+
+  it('gives sessions the service can open: the handshake is the usual one', () => {
+    const scheduler = manualScheduler();
+    const pool = new SessionPool({ size: 2, schedule: scheduler.schedule });
+    pool.take(certA);
+    scheduler.run();
+    expect(pool.readyCount(certA)).toBe(2);
+    const session = pool.take(certA); // a pooled one
+    const service = deriveSession(made[0]!.privateKey, session.token);
+    expect(Buffer.from(service.key)).toEqual(Buffer.from(session.key));
+    expect(Buffer.from(service.nonce)).toEqual(Buffer.from(session.nonce));
+    expect(serverDecrypt(service.key, service.nonce, session.encryptText('你好'))).toBe('你好');
+    expect(session.encryptInfo).toEqual({ ExpireTime: Math.floor(certA.notAfter.getTime() / 1000) });
+  });
+
+  it('makes its sessions off the request path: take schedules, never fills at once', () => {
+    const scheduler = manualScheduler();
+    const pool = new SessionPool({ size: 4, schedule: scheduler.schedule });
+    pool.take(certA);
+    expect(pool.readyCount(certA)).toBe(0);
+    // One session per scheduled task: each task is short and queues the next.
+    expect(scheduler.pending()).toBe(1);
+    expect(scheduler.run()).toBe(4);
+    expect(pool.readyCount(certA)).toBe(4);
+  });
+
+  it('stays bounded: never more than `size` per certificate, nor more than `maxCertificates` certificates', () => {
+    const scheduler = manualScheduler();
+    const pool = new SessionPool({ size: 3, maxCertificates: 1, schedule: scheduler.schedule });
+    for (let i = 0; i < 20; i++) {
+      pool.take(certA);
+      scheduler.run();
+      expect(pool.readyCount(certA)).toBe(3);
+    }
+    // A second certificate pushes the first one out, sessions and all.
+    pool.take(certB);
+    expect(pool.certificateCount).toBe(1);
+    expect(pool.readyCount(certA)).toBe(0);
+    scheduler.run();
+    expect(pool.readyCount(certB)).toBe(3);
+    expect(pool.readyCount(certA)).toBe(0);
+  });
+
+  it('drops a certificate’s sessions, including refills already scheduled for it', () => {
+    const scheduler = manualScheduler();
+    const pool = new SessionPool({ size: 4, schedule: scheduler.schedule });
+    pool.take(certA);
+    scheduler.run();
+    pool.take(certA); // schedules a refill
+    pool.drop(certA);
+    expect(pool.readyCount(certA)).toBe(0);
+    scheduler.run();
+    expect(pool.readyCount(certA)).toBe(0);
+    expect(pool.certificateCount).toBe(0);
+
+    pool.take(certB);
+    scheduler.run();
+    pool.clear();
+    scheduler.run();
+    expect(pool.readyCount(certB)).toBe(0);
+  });
+
+  it('keys sessions by the certificate itself: the same PEM parsed again shares them', () => {
+    const scheduler = manualScheduler();
+    const pool = new SessionPool({ size: 2, schedule: scheduler.schedule });
+    pool.take(certA);
+    scheduler.run();
+    expect(pool.readyCount(parseCertificate(made[0]!.pem))).toBe(2);
+    expect(pool.readyCount(certB)).toBe(0);
+  });
+
+  it('is off with size 0: nothing scheduled, nothing kept, every session fresh', () => {
+    const scheduler = manualScheduler();
+    const pool = new SessionPool({ size: 0, schedule: scheduler.schedule });
+    const tokens = new Set<string>();
+    for (let i = 0; i < 50; i++) tokens.add(pool.take(certA).token);
+    expect(tokens.size).toBe(50);
+    expect(scheduler.pending()).toBe(0);
+    expect(pool.readyCount(certA)).toBe(0);
+    expect(pool.certificateCount).toBe(0);
+  });
+
+  it('refuses what createSession refuses, and pools nothing for it', () => {
+    const scheduler = manualScheduler();
+    const pool = new SessionPool({ size: 4, aicc: true, schedule: scheduler.schedule });
+    expect(() => pool.take(certA)).toThrow(InvalidKeyError);
+    expect(scheduler.pending()).toBe(0);
+    expect(pool.certificateCount).toBe(0);
+  });
+
+  it('rejects a size that is not a whole number ≥ 0', () => {
+    for (const size of [-1, 1.5, Number.NaN]) expect(() => new SessionPool({ size })).toThrow(RangeError);
+  });
+});
+
+describe('the session pool behind the fetch wrapper', () => {
+  let server: MockArkServer;
+  beforeAll(async () => {
+    server = await startMockArkServer();
+  });
+  afterAll(() => server.close());
+
+  const chat = (encryptedFetch: typeof fetch, text: string) =>
+    encryptedFetch(`${server.url}/chat/completions`, {
+      method: 'POST',
+      headers: { 'x-is-encrypted': 'true', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: text }] }),
+    }).then((response) => response.json() as Promise<{ choices: { message: { content: string } }[] }>);
+
+  it.each([4, 0])('sessionPool %i: every request its own session token, answers decrypted', async (sessionPool) => {
+    const encryptedFetch = createEncryptedFetch({ cacheDir: false, sessionPool });
+    const before = server.requests.length;
+    for (let i = 0; i < 30; i++) {
+      const answer = await chat(encryptedFetch, `hello ${i}`);
+      expect(answer.choices[0]!.message.content).toBe(`echo: hello ${i}`);
+    }
+    const chats = server.requests.slice(before).filter((r) => r.path.endsWith('/chat/completions'));
+    const tokens = chats.map((r) => r.headers['x-session-token']);
+    expect(tokens).toHaveLength(30);
+    expect(new Set(tokens).size).toBe(30);
+  });
+
+  it('a model whose certificate changes gets sessions of the new certificate only', async () => {
+    const other = await startMockArkServer();
+    try {
+      let pem = server.certificatePem;
+      const encryptedFetch = createEncryptedFetch({ cacheDir: false, certificate: () => pem });
+      for (let i = 0; i < 5; i++) await chat(encryptedFetch, 'warm');
+      // Let the pool refill with sessions for the first certificate.
+      for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+      // The model now has another certificate (the other server's): a pooled session of the
+      // first one would not open there, and the request would fail.
+      pem = other.certificatePem;
+      const answer = await encryptedFetch(`${other.url}/chat/completions`, {
+        method: 'POST',
+        headers: { 'x-is-encrypted': 'true', 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'moved' }] }),
+      });
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe('echo: moved');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('drops the sessions of a replaced certificate, and keeps those of one other models still use', async () => {
+    const pems: Record<string, string> = { first: made[0]!.pem, second: made[0]!.pem };
+    const encryptor = new ArkEncryptor({ cacheDir: false, certificate: (model) => pems[model]! }, noHttp);
+    const pool = (encryptor as unknown as { sessions: SessionPool }).sessions;
+    const request = (model: string) =>
+      encryptor.encryptRequest({
+        method: 'POST',
+        url: 'https://ark.example/api/v3/chat/completions',
+        headers: new Headers(),
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    await request('first');
+    await request('second');
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(pool.readyCount(certA)).toBe(4);
+
+    // "first" moves to another certificate; "second" still has the old one: kept.
+    pems.first = made[1]!.pem;
+    expect((await request('first')).headers.get('x-session-token')).not.toBe('');
+    expect(pool.readyCount(certA)).toBe(4);
+
+    // Now no model has it: its sessions go, and its scheduled refills add nothing.
+    pems.second = made[1]!.pem;
+    await request('second');
+    expect(pool.readyCount(certA)).toBe(0);
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(pool.readyCount(certA)).toBe(0);
+    expect(pool.readyCount(certB)).toBe(4);
+  });
+});

@@ -25,6 +25,8 @@ export type CertificateOption = string | ((model: string) => string | Promise<st
 export interface CertificateSourceOptions {
   certificate?: CertificateOption;
   store?: CertificateStore;
+  /** Whether certificates of this base URL go to `store`; default: all do. */
+  storesFor?: (baseUrl: string) => boolean;
   http: CertificateHttp;
   /** Abort a service fetch that takes longer than this (ms). */
   timeoutMs?: number;
@@ -202,7 +204,8 @@ export class CertificateSource {
   }
 
   private async load(key: string, need: CertificateNeed, signal: AbortSignal): Promise<ModelCertificate> {
-    const store = this.options.store;
+    const { storesFor } = this.options;
+    const store = storesFor === undefined || storesFor(need.baseUrl) ? this.options.store : undefined;
     const cached = await store?.read(need.model);
     if (cached) {
       const cert = tryParse(cached.pem);

@@ -106,6 +106,10 @@ export class ArkEncryptor {
     this.source = new CertificateSource({
       certificate: options.certificate ?? certificateFromEnvironment(),
       store: cacheDir ? platform?.createDiskCache(cacheDir, this.warn) : undefined,
+      // The default folder is shared with the official SDKs and holds Ark's certificates; a
+      // local server (the mock, a test double) makes a new certificate each start, and caching
+      // it there under a model name would only break the next run. An explicit cacheDir caches all.
+      storesFor: options.cacheDir === undefined ? (baseUrl) => !isLoopback(baseUrl) : undefined,
       http,
       timeoutMs: options.certificateTimeout,
       trust: CertificateTrust.from(options),
@@ -205,6 +209,12 @@ function certificateFromEnvironment(): CertificateOption | undefined {
       );
     }
   };
+}
+
+/** Whether a URL's host is this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname.toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Whether an answer's content type is an event stream. */

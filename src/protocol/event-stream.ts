@@ -9,7 +9,7 @@
  * cancel reaches it (see decryptEventStream).
  */
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
-import { EventStreamError } from '../errors.js';
+import { ArkE2EEError, EventStreamError } from '../errors.js';
 import { isJsonObject } from './json.js';
 import { decryptChoices } from './response.js';
 import type { Session } from './session.js';
@@ -118,9 +118,25 @@ export class EventStreamDecrypter {
  * the chunk; pulling costs ~1 µs. With a high-water mark of 0 the source is read only when the
  * output is (backpressure), and cancelling the output cancels the source with the reason.
  */
+/**
+ * The error of a source that failed before its end. The caller's own abort stays what it is
+ * (code that checks `name === 'AbortError'` keeps working); anything else, a connection reset
+ * for one, becomes an `EventStreamError` with the original as its `cause`.
+ */
+function brokenOff(error: unknown, signal: AbortSignal | null | undefined): never {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (error instanceof ArkE2EEError || signal?.aborted || name === 'AbortError' || name === 'TimeoutError') throw error;
+  throw new EventStreamError(
+    `the answer stream broke off before its end (${(error as Error)?.message ?? String(error)}); ` +
+      'the answer is incomplete, and only what came before was authenticated',
+    { cause: error },
+  );
+}
+
 export function decryptEventStream(
   stream: ReadableStream<Uint8Array>,
   session: Session,
+  options: { signal?: AbortSignal | null } = {},
 ): ReadableStream<Uint8Array> {
   const reader = stream.getReader();
   const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -136,9 +152,10 @@ export function decryptEventStream(
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
+        // A source that fails mid-way (a reset connection) leaves the answer incomplete.
         // One read may complete no event: read on until there is text to give, or the end.
         for (;;) {
-          const { done, value } = await reader.read();
+          const { done, value } = await reader.read().catch((error: unknown) => brokenOff(error, options.signal));
           let text: string;
           try {
             text = done ? decrypter.push(decode()) + decrypter.end() : decrypter.push(decode(value));

@@ -97,7 +97,7 @@ export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeo
     });
     if (!response.ok || response.body === null) return response;
     if (isEventStream(response.headers.get('content-type'))) {
-      return rebuilt(response, encryptor.decryptStream(response.body, session));
+      return rebuilt(response, encryptor.decryptStream(response.body, session, signal));
     }
     return rebuilt(response, encryptor.decryptJsonText(await response.text(), session));
   }

@@ -188,8 +188,9 @@ export class ArkEncryptor {
     return JSON.stringify(decryptChatCompletion(body, session));
   }
 
-  decryptStream(stream: ReadableStream<Uint8Array>, session: Session): ReadableStream<Uint8Array> {
-    return decryptEventStream(stream, session);
+  /** `signal`: the caller's; an abort through it stays the caller's own error, not a stream error. */
+  decryptStream(stream: ReadableStream<Uint8Array>, session: Session, signal?: AbortSignal | null): ReadableStream<Uint8Array> {
+    return decryptEventStream(stream, session, { signal });
   }
 }
 

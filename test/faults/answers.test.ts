@@ -72,10 +72,12 @@ describe('a stream cut inside an event', () => {
 });
 
 describe('a connection reset mid-answer', () => {
-  it('streamed: the stream fails (fetch\'s network error, passed on as it is) after authentic chunks only', async () => {
+  it('streamed: the stream fails with EventStreamError (cause: fetch\'s network error) after authentic chunks only', async () => {
     const { text, error } = await streamed(MOCK_MODELS.faultReset);
-    // fetch reports a network failure as a TypeError (undici: "terminated", cause ECONNRESET).
-    expect(error).toBeInstanceOf(TypeError);
+    expect(error).toBeInstanceOf(EventStreamError);
+    expect((error as EventStreamError).code).toBe('ERR_ARK_E2EE_STREAM');
+    // fetch reports the network failure as a TypeError (undici: "terminated", cause ECONNRESET).
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
     // Not a clean end: what came out is an authentic prefix and never the whole answer.
     const contents = expectAuthenticPrefix(text);
     expect(contents.length).toBeLessThan(CHUNKS.length);
@@ -83,7 +85,7 @@ describe('a connection reset mid-answer', () => {
     expectSentEncrypted();
   });
 
-  it('non-streamed: the call rejects; no partial answer is returned', async () => {
+  it('non-streamed: the call rejects with fetch\'s own network error; no partial answer is returned', async () => {
     const error = await encryptedChat(fetchFn, server.url, { model: MOCK_MODELS.faultReset }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TypeError);
     expectSentEncrypted();

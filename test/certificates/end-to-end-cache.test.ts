@@ -5,11 +5,11 @@
  */
 import { chmod, mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEncryptedFetch } from '../../src/index.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
 import {
-  DAY_MS, EXPIRED, certificateRequests, chat, chatRequests, contentOf, filesUnder, modeOf, removeDir, tempDir,
+  DAY_MS, EXPIRED, certificateRequests, chat, chatRequests, contentOf, filesUnder, modeOf, useTempCacheDir,
   unwritableDir,
 } from './helpers.js';
 
@@ -26,16 +26,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([server.close(), aiccServer.close()]);
 });
-beforeEach(async () => {
-  vi.stubEnv('E2E_CERTIFICATE_PATH', '');
-  vi.stubEnv('VOLC_ARK_ENCRYPTION', '');
-  tmp = await tempDir();
-  cacheDir = join(tmp, 'certs');
-});
-afterEach(async () => {
-  vi.unstubAllEnvs();
-  await removeDir(tmp);
-});
+useTempCacheDir((dirs) => ({ tmp, cacheDir } = dirs));
 
 const cacheFile = (model = 'mock-model'): string => join(cacheDir, `${model}.pem`);
 const client = (options: Parameters<typeof createEncryptedFetch>[0] = {}): typeof fetch =>

@@ -5,10 +5,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CertificateUnavailableError, InvalidCertificateError, createEncryptedFetch } from '../../src/index.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
-import { chat, chatRequests, contentOf, filesUnder, gate, removeDir, tempDir, untilAborted } from './helpers.js';
+import { chat, chatRequests, contentOf, filesUnder, gate, untilAborted, useTempCacheDir } from './helpers.js';
 
 const API_KEY = 'cert-test-key';
 let server: MockArkServer;
@@ -19,16 +19,7 @@ beforeAll(async () => {
   server = await startMockArkServer({ apiKey: API_KEY });
 });
 afterAll(() => server.close());
-beforeEach(async () => {
-  vi.stubEnv('E2E_CERTIFICATE_PATH', '');
-  vi.stubEnv('VOLC_ARK_ENCRYPTION', '');
-  tmp = await tempDir();
-  cacheDir = join(tmp, 'certs');
-});
-afterEach(async () => {
-  vi.unstubAllEnvs();
-  await removeDir(tmp);
-});
+useTempCacheDir((dirs) => ({ tmp, cacheDir } = dirs));
 
 const isCertificatePath = (input: Parameters<typeof fetch>[0]): boolean =>
   (input instanceof Request ? input.url : String(input)).endsWith('/e2e/get/certificate');

@@ -6,7 +6,7 @@
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect, vi } from 'vitest';
 import type { CachedCertificate, CertificateStore } from '../../src/certificates/disk-cache.js';
 import type { CertificateHttp, CertificateHttpRequest } from '../../src/certificates/service.js';
 import type { MockArkServer, RecordedRequest } from '../../src/testing/index.js';
@@ -169,4 +169,23 @@ export async function filesUnder(dir: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/**
+ * A fresh temporary folder for each test (with `cacheDir` = `<tmp>/certs` inside it), removed
+ * after, and an environment without E2E_CERTIFICATE_PATH or VOLC_ARK_ENCRYPTION.
+ */
+export function useTempCacheDir(set: (dirs: { tmp: string; cacheDir: string }) => void): void {
+  let tmp = '';
+  beforeEach(async () => {
+    vi.stubEnv('E2E_CERTIFICATE_PATH', '');
+    vi.stubEnv('VOLC_ARK_ENCRYPTION', '');
+    tmp = await tempDir();
+    set({ tmp, cacheDir: join(tmp, 'certs') });
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+    await removeDir(tmp);
+  });
 }

@@ -9,7 +9,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type * as Fs from 'node:fs/promises';
 import { chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEncryptedFetch, parseCertificate } from '../../src/index.js';
 import {
   createMockCertificate,
@@ -17,7 +17,7 @@ import {
   startMockArkServer,
   type MockArkServer,
 } from '../../src/testing/index.js';
-import { DAY_MS, filesUnder, modeOf, removeDir, tempDir } from '../certificates/helpers.js';
+import { DAY_MS, filesUnder, modeOf, useTempCacheDir } from '../certificates/helpers.js';
 import { startChild } from '../load/child.js';
 import { API_KEY, encryptedChat } from './helpers.js';
 
@@ -29,17 +29,7 @@ beforeAll(async () => {
   server = await startMockArkServer({ apiKey: API_KEY });
 });
 afterAll(() => server.close());
-beforeEach(async () => {
-  vi.stubEnv('E2E_CERTIFICATE_PATH', '');
-  vi.stubEnv('VOLC_ARK_ENCRYPTION', '');
-  tmp = await tempDir();
-  cacheDir = join(tmp, 'certs');
-});
-afterEach(async () => {
-  vi.restoreAllMocks();
-  vi.unstubAllEnvs();
-  await removeDir(tmp);
-});
+useTempCacheDir((dirs) => ({ tmp, cacheDir } = dirs));
 
 const cacheFile = (): string => join(cacheDir, 'mock-model.pem');
 

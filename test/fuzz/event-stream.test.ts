@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { ArkE2EEError, decryptEventStream, sessionFromKey } from '../../src/index.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 import { fuzzParameters, fuzzTimeout } from './settings.js';
+import { sourceOf } from '../helpers/streams.js';
 
 const KEY = new Uint8Array(32).map((_, i) => 255 - i);
 const NONCE = new Uint8Array(12).map((_, i) => i * 3);
@@ -22,20 +23,6 @@ const SESSION = sessionFromKey(KEY, NONCE);
 const DEADLINE_MS = 5_000;
 const utf8 = new TextEncoder();
 
-/** `bytes` cut at `cuts`, one piece per pull. */
-function sourceOf(bytes: Uint8Array, cuts: readonly number[]): ReadableStream<Uint8Array> {
-  const ends = [...new Set(cuts.filter((c) => c > 0 && c < bytes.length)), bytes.length].sort((a, b) => a - b);
-  let start = 0;
-  let next = 0;
-  return new ReadableStream({
-    pull(controller) {
-      const end = ends[next++];
-      if (end === undefined) return controller.close();
-      controller.enqueue(bytes.slice(start, end));
-      start = end;
-    },
-  });
-}
 
 interface Settled {
   text: string;

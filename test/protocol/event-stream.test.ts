@@ -10,6 +10,7 @@ import { ArkE2EEError, DecryptionFailedError, EventStreamError } from '../../src
 import { decryptEventStream } from '../../src/protocol/event-stream.js';
 import { sessionFromKey, type Session } from '../../src/protocol/session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
+import { sourceOf } from '../helpers/streams.js';
 
 const KEY = new Uint8Array(32).map((_, i) => i + 1);
 const NONCE = new Uint8Array(12).map((_, i) => 200 - i);
@@ -17,20 +18,6 @@ const SESSION = sessionFromKey(KEY, NONCE, { backend: 'node' });
 const enc = (text: string): string => serverEncrypt(KEY, NONCE, text);
 const utf8 = new TextEncoder();
 
-/** A source that hands out `bytes` cut at `cuts` (byte offsets), one piece per pull. */
-function sourceOf(bytes: Uint8Array, cuts: readonly number[] = []): ReadableStream<Uint8Array> {
-  const ends = [...new Set(cuts.filter((c) => c > 0 && c < bytes.length)), bytes.length].sort((a, b) => a - b);
-  let start = 0;
-  let next = 0;
-  return new ReadableStream({
-    pull(controller) {
-      const end = ends[next++];
-      if (end === undefined) return controller.close();
-      controller.enqueue(bytes.slice(start, end));
-      start = end;
-    },
-  });
-}
 
 const everyByte = (length: number): number[] => Array.from({ length }, (_, i) => i);
 

@@ -361,7 +361,7 @@ function readPins(option: readonly string[] | undefined): Set<string> | undefine
   }
   const pins = new Set<string>();
   for (const raw of option) {
-    const pin = typeof raw === 'string' ? raw.trim().replace(/^sha256\/\/?/i, '') : '';
+    const pin = typeof raw === 'string' ? raw.trim().replace(/^sha256\//i, '') : '';
     const bytes = decodeBase64(pin);
     if (bytes === undefined || bytes.length !== PIN_BYTES) {
       throw new InvalidCertificateError(

@@ -249,6 +249,13 @@ describe('pinned keys', () => {
     await expect(verify(selfSigned.pem, { pinnedKeys: [`sha256/${pinOf(selfSigned.pem)}`] })).resolves.toBeDefined();
   });
 
+  it('a pin that itself starts with "/" keeps it after the sha256/ prefix', () => {
+    // 32 bytes whose base64 starts with '/': the prefix must be taken off once, exactly.
+    const pin = Buffer.alloc(32, 0xff).toString('base64');
+    expect(pin.startsWith('/')).toBe(true);
+    expect(() => CertificateTrust.from({ pinnedKeys: [`sha256/${pin}`] })).not.toThrow();
+  });
+
   it('a mismatch fails and shows the certificate pin, so the configuration can be updated', async () => {
     const message = await refusal(selfSigned.pem, { pinnedKeys: [pinOf(otherRoot.pem)] });
     expect(message).toContain(`its public key pin is "${pinOf(selfSigned.pem)}", which is not in pinnedKeys (1 pin(s))`);

@@ -13,10 +13,11 @@ import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-export async function measureBrowserBundle() {
-  const result = await build({
+/** `entry` bundled as a browser would get it (esbuild's result, with its metafile). */
+export function bundleForBrowser(entry) {
+  return build({
     absWorkingDir: root,
-    entryPoints: ['src/browser.ts'],
+    entryPoints: [entry],
     bundle: true,
     minify: true,
     format: 'esm',
@@ -26,6 +27,10 @@ export async function measureBrowserBundle() {
     metafile: true,
     logLevel: 'silent',
   });
+}
+
+export async function measureBrowserBundle() {
+  const result = await bundleForBrowser('src/browser.ts');
   const code = result.outputFiles[0].contents;
   const output = Object.values(result.metafile.outputs)[0];
   return {

@@ -5,6 +5,7 @@
  */
 import type * as NodeCrypto from 'node:crypto';
 import { ArkE2EEError, InvalidKeyError } from '../errors.js';
+import { builtinModule } from '../runtime.js';
 import {
   GCM_TAG_LENGTH,
   P256_POINT_LENGTH,
@@ -13,18 +14,9 @@ import {
   type KeyAgreement,
 } from './backend.js';
 
-interface ProcessWithBuiltins {
-  getBuiltinModule?: (id: string) => unknown;
-}
-
 /** `node:crypto` when this runtime has it, else `undefined`. */
 export function loadNodeCrypto(): typeof NodeCrypto | undefined {
-  const proc = (globalThis as { process?: ProcessWithBuiltins }).process;
-  try {
-    return proc?.getBuiltinModule?.('node:crypto') as typeof NodeCrypto | undefined;
-  } catch {
-    return undefined;
-  }
+  return builtinModule<typeof NodeCrypto>('node:crypto');
 }
 
 const CURVE = 'prime256v1';

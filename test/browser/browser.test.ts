@@ -24,6 +24,8 @@ import {
   STREAMED_MESSAGES,
   type PageResults,
 } from './scenarios.js';
+// @ts-expect-error: a plain .mjs script without type declarations
+import { bundleForBrowser } from '../../scripts/bundle-size.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -58,18 +60,7 @@ interface Bundle {
 }
 
 async function bundle(entry: string): Promise<Bundle> {
-  const result = await build({
-    absWorkingDir: root,
-    entryPoints: [entry],
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-  });
+  const result = (await bundleForBrowser(entry)) as { outputFiles: { text: string }[]; metafile: Metafile };
   return { code: result.outputFiles[0]!.text, metafile: result.metafile };
 }
 

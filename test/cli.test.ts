@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { certificateKeyPin } from '../src/index.js';
 import { startMockArkServer, type MockArkServer } from '../src/testing/index.js';
 
 const root = new URL('..', import.meta.url);
@@ -59,6 +60,23 @@ describe('ark-e2ee chat', () => {
     expect((await cli(['nonsense'])).code).toBe(2);
     expect((await cli(['--help'])).stdout).toMatch(/chat[\s\S]*serve[\s\S]*cert[\s\S]*vectors/);
     for (const command of ['chat', 'serve', 'cert', 'vectors']) expect((await cli([command, '--help'])).code).toBe(0);
+  });
+});
+
+describe('ark-e2ee chat with trust settings', () => {
+  it('--pin and --trust-anchor: the right ones pass, a wrong pin stops the request before it is sent', async () => {
+    const pin = await certificateKeyPin(server.certificatePem);
+    const anchor = join(home, 'anchor.pem');
+    await writeFile(anchor, server.certificatePem);
+    const base = ['chat', '--base-url', server.url, '--model', 'mock-model', '--no-cache', '--no-stream'];
+    const ok = await cli([...base, '--pin', pin, '--trust-anchor', anchor, 'pinned'], { ARK_API_KEY: KEY });
+    expect(ok.stdout).toBe('echo: pinned\n');
+    const from = server.requests.length;
+    const wrong = await cli([...base, '--pin', Buffer.alloc(32, 1).toString('base64'), 'pinned'], { ARK_API_KEY: KEY });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('ERR_ARK_E2EE_INVALID_CERTIFICATE');
+    expect(wrong.stderr).toContain(pin);
+    expect(server.requests.slice(from).filter((r) => r.path.endsWith('/chat/completions'))).toEqual([]);
   });
 });
 

@@ -1,4 +1,5 @@
 /** Settings the commands that talk to Ark share: base URL, API key, cache folder. */
+import { readFile } from 'node:fs/promises';
 import { UsageError, type CliIO } from './command.js';
 
 export const DEFAULT_BASE_URL = 'https://ark.cn-beijing.volces.com/api/v3';
@@ -25,3 +26,30 @@ export const CACHE_OPTIONS = {
 
 export const CACHE_HELP = `  --cache-dir DIR  certificate cache folder (default ~/.ark/certificates)
   --no-cache       keep certificates in memory only`;
+
+export const TRUST_OPTIONS = {
+  'trust-anchor': { type: 'string', multiple: true },
+  pin: { type: 'string', multiple: true },
+} as const;
+
+export const TRUST_HELP = `  --trust-anchor FILE  a PEM root the model certificate must chain to; may repeat
+  --pin PIN        base64 SHA-256 key pin the certificate must have (\`cert\` shows it); may repeat`;
+
+/** `trustAnchors` / `pinnedKeys` from `--trust-anchor FILE…` and `--pin PIN…`. */
+export async function trustOf(values: { 'trust-anchor'?: string[]; pin?: string[] }): Promise<{
+  trustAnchors?: string[];
+  pinnedKeys?: string[];
+}> {
+  const files = values['trust-anchor'] ?? [];
+  const trustAnchors = await Promise.all(
+    files.map((file) =>
+      readFile(file, 'utf8').catch((error: Error) => {
+        throw new UsageError(`--trust-anchor ${file}: ${error.message}`);
+      }),
+    ),
+  );
+  return {
+    ...(trustAnchors.length > 0 ? { trustAnchors } : {}),
+    ...(values.pin && values.pin.length > 0 ? { pinnedKeys: values.pin } : {}),
+  };
+}

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { createParser } from 'eventsource-parser';
 import { createEncryptedFetch } from '../../transport/encrypted-fetch.js';
 import { UsageError, type Command } from '../command.js';
-import { apiKeyOf, baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf } from '../options.js';
+import { apiKeyOf, baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
 
 const HELP = `Usage: ark-e2ee chat [--model M] [--base-url URL] [--system S] [--image FILE]… [--no-stream] [--json] QUESTION
 
@@ -21,6 +21,7 @@ answer as it arrives. The API key comes from ARK_API_KEY.
   --json           print the decrypted chat completion as JSON (implies --no-stream)
   --aicc           AICC mode (default: VOLC_ARK_ENCRYPTION=AICC)
 ${CACHE_HELP}
+${TRUST_HELP}
 
 Exit codes: 0 answered; 1 the service or the encryption failed; 2 bad usage.`;
 
@@ -69,6 +70,7 @@ export const chatCommand: Command = {
         json: { type: 'boolean', default: false },
         aicc: { type: 'boolean' },
         ...CACHE_OPTIONS,
+        ...TRUST_OPTIONS,
       },
     });
     const question = positionals.join(' ');
@@ -84,6 +86,7 @@ export const chatCommand: Command = {
     ];
     const encryptedFetch = createEncryptedFetch({
       cacheDir: cacheDirOf(values),
+      ...(await trustOf(values)),
       aicc: values.aicc,
       onWarning: (m) => io.stderr.write(`warning: ${m}\n`),
     });

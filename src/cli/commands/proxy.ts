@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { startEncryptingProxy, type ProxyLogEntry } from '../../transport/proxy.js';
 import { UsageError, type Command } from '../command.js';
-import { baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf } from '../options.js';
+import { baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
 
 const HELP = `Usage: ark-e2ee proxy [--upstream URL] [--host H] [--port N] [--encrypt-all] [--aicc]
                       [--cache-dir DIR | --no-cache]
@@ -23,6 +23,7 @@ fetch the model's certificate).
                   without the header (the bot API is not covered by the protocol and passes)
   --aicc          AICC mode (default: VOLC_ARK_ENCRYPTION=AICC)
 ${CACHE_HELP}
+${TRUST_HELP}
 
 Prints "listening on http://HOST:PORT" when ready, then one line per request on stderr
 (method, path, status, encrypted yes/no, time). Errors of its own are OpenAI-style JSON
@@ -56,6 +57,7 @@ export const proxyCommand: Command = {
         'encrypt-all': { type: 'boolean', default: false },
         aicc: { type: 'boolean' },
         ...CACHE_OPTIONS,
+        ...TRUST_OPTIONS,
       },
     });
     const upstream = baseUrlOf(values.upstream, io);
@@ -69,6 +71,7 @@ export const proxyCommand: Command = {
       encryptAll: values['encrypt-all'],
       aicc: values.aicc ?? io.env.VOLC_ARK_ENCRYPTION === 'AICC',
       cacheDir: cacheDirOf(values),
+      ...(await trustOf(values)),
       onWarning: (message) => io.stderr.write(`warning: ${message}\n`),
       onRequest: (entry) => io.stderr.write(logLine(entry)),
     });

@@ -5,9 +5,8 @@
  * are set). For each call it shows what crossed the wire (shortened ciphertext) beside the
  * decrypted answer, and the handshake: certificate fingerprint and session token.
  */
-import { createHash } from 'node:crypto';
 import OpenAI from 'openai';
-import { ArkE2EEError, createEncryptedFetch, parseCertificate } from 'ark-e2ee';
+import { ArkE2EEError, certificateKeyPin, createEncryptedFetch, parseCertificate } from 'ark-e2ee';
 import { startMockArkServer } from 'ark-e2ee/testing';
 
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -41,9 +40,11 @@ function wireRecorder() {
   return { exchanges, fetchOnWire };
 }
 
-function fingerprint(pem) {
+/** The certificate and its key pin as hex: the same value `ark-e2ee cert` and `serve` print. */
+async function fingerprint(pem) {
   const cert = parseCertificate(pem);
-  return { cert, sha256: createHash('sha256').update(cert.publicKey).digest('hex').match(/../g).join(':') };
+  const pin = await certificateKeyPin(pem);
+  return { cert, sha256: Buffer.from(pin, 'base64').toString('hex').match(/../g).join(':') };
 }
 
 /** Prints the wire view of the chat exchanges since `from`. */
@@ -52,7 +53,7 @@ async function showWire(exchanges, from) {
     if (exchange.url.endsWith('/e2e/get/certificate')) {
       const text = await exchange.answer;
       try {
-        const { cert, sha256 } = fingerprint(JSON.parse(text).Certificate);
+        const { cert, sha256 } = await fingerprint(JSON.parse(text).Certificate);
         console.log(dim(`   handshake: fetched the model certificate, key SHA-256 ${sha256.slice(0, 23)}…, valid to ${cert.notAfter.toISOString().slice(0, 10)}`));
       } catch {
         console.log(dim(`   certificate endpoint answered: ${short(text, 80)}`));
@@ -108,7 +109,7 @@ async function main() {
   });
   const encrypted = { headers: { 'x-is-encrypted': 'true' } };
   console.log(bold(`ark-e2ee demo against ${real ? 'the Ark service' : 'the embedded mock Ark server'}: ${baseURL}`));
-  if (server) console.log(dim(`mock certificate key SHA-256 ${fingerprint(server.certificatePem).sha256}`));
+  if (server) console.log(dim(`mock certificate key SHA-256 ${(await fingerprint(server.certificatePem)).sha256}`));
 
   try {
     await scenario('1. Single turn', exchanges, async () => {

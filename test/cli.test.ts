@@ -89,6 +89,10 @@ describe('ark-e2ee cert', () => {
     const shown = JSON.parse(first.stdout);
     expect(shown).toMatchObject({ model: 'mock-model', source: 'service', aicc: false, cacheFile: join(cacheDir, 'mock-model.pem') });
     expect(shown.fingerprintSha256).toMatch(/^([0-9a-f]{2}:){31}[0-9a-f]{2}$/);
+    // The pin shown is exactly what pinnedKeys accepts, and the hex is the same digest.
+    const pin = await certificateKeyPin(server.certificatePem);
+    expect(shown.pinSha256).toBe(pin);
+    expect(shown.fingerprintSha256.replaceAll(':', '')).toBe(Buffer.from(pin, 'base64').toString('hex'));
     expect((await stat(shown.cacheFile)).mode & 0o777).toBe(0o600);
     const fetches = server.certificateRequests;
     const second = JSON.parse((await cli(['cert', 'mock-model', '--base-url', server.url, '--cache-dir', cacheDir, '--json'], env)).stdout);

@@ -52,7 +52,7 @@ export const certCommand: Command = {
       authorization: io.env.ARK_API_KEY ? `Bearer ${apiKeyOf(io)}` : undefined,
     });
     const x509 = new X509Certificate(certificate.pem);
-    const fingerprint = keyFingerprint(certificate.pem);
+    const fingerprint = await keyFingerprint(certificate.pem);
     const result = {
       model,
       subject: x509.subject.replace(/\n/g, ', '),

@@ -1,6 +1,6 @@
 /** `ark-e2ee serve`: the mock Ark server on its own, for trying clients against it. */
-import { createHash, X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { certificateKeyPin } from '../../certificates/trust.js';
 import { startMockArkServer } from '../../testing/index.js';
 import type { Command } from '../command.js';
 
@@ -17,11 +17,13 @@ mock-tools, mock-reasoning, mock-content-filter, mock-429, mock-500, mock-long:<
   --api-key KEY  require "Authorization: Bearer KEY" (default: any key)
   --json         print {"url", "fingerprint"} as one JSON line`;
 
-/** SHA-256 of the certificate's SubjectPublicKeyInfo, hex with colons and base64. */
-export function keyFingerprint(pem: string): { hex: string; base64: string } {
-  const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
-  const digest = createHash('sha256').update(spki).digest();
-  return { hex: digest.toString('hex').match(/../g)!.join(':'), base64: digest.toString('base64') };
+/**
+ * The certificate's key pin (SHA-256 of its SubjectPublicKeyInfo, the value `pinnedKeys`
+ * takes), in base64 and as colon-separated hex.
+ */
+export async function keyFingerprint(pem: string): Promise<{ hex: string; base64: string }> {
+  const base64 = await certificateKeyPin(pem);
+  return { hex: Buffer.from(base64, 'base64').toString('hex').match(/../g)!.join(':'), base64 };
 }
 
 export const serveCommand: Command = {
@@ -45,7 +47,7 @@ export const serveCommand: Command = {
       aicc: values.aicc,
       apiKey: values['api-key'],
     });
-    const fingerprint = keyFingerprint(server.certificatePem);
+    const fingerprint = await keyFingerprint(server.certificatePem);
     if (values.json) io.stdout.write(`${JSON.stringify({ url: server.url, fingerprint: fingerprint.hex })}\n`);
     else io.stdout.write(`base URL ${server.url}\ncertificate key SHA-256 ${fingerprint.hex}\n`);
     io.stderr.write('mock Ark server running; Ctrl-C to stop\n');

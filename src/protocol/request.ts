@@ -5,20 +5,26 @@
  */
 import { UnsupportedContentError } from '../errors.js';
 import { isJsonObject, jsonTypeName, type JsonObject } from './json.js';
+import { asSentJson } from './request-body.js';
 import type { Session } from './session.js';
 
 export interface EncryptRequestOptions {
   /**
-   * Told about a part sent as it is although encryption is on (an http(s) image URL, which the
-   * service must fetch itself). Default: `console.warn`, once per process.
+   * Told, every time, about a part sent as it is although encryption is on (an http(s) image
+   * URL or a video URL, which the service fetches itself) and about a `reasoning_content`
+   * dropped from a message. Default: `console.warn`, once per process for each kind.
    */
   onWarning?: (message: string) => void;
 }
 
-let warnedOnce = false;
-function defaultWarning(message: string): void {
-  if (warnedOnce) return;
-  warnedOnce = true;
+/** What a warning is about: the default warns once per process for each. */
+type WarningKind = 'image-url' | 'video-url' | 'reasoning-content';
+type Warn = (kind: WarningKind, message: string) => void;
+
+const warned = new Set<WarningKind>();
+function defaultWarning(kind: WarningKind, message: string): void {
+  if (warned.has(kind)) return;
+  warned.add(kind);
   console.warn(`ark-e2ee: ${message}`);
 }
 
@@ -45,7 +51,7 @@ function encryptString(text: string, session: Session, where: Where): string {
   return session.encryptText(text);
 }
 
-function encryptImagePart(part: JsonObject, session: Session, where: Where, warn: (m: string) => void): JsonObject {
+function encryptImagePart(part: JsonObject, session: Session, where: Where, warn: Warn): JsonObject {
   const image = part.image_url;
   if (!isJsonObject(image) || typeof image.url !== 'string') {
     refuse(where, 'is an image_url part without a string url', 'Give image_url as { "url": "data:…" }.');
@@ -57,6 +63,7 @@ function encryptImagePart(part: JsonObject, session: Session, where: Where, warn
   }
   if (scheme === 'http' || scheme === 'https') {
     warn(
+      'image-url',
       `messages[${where.messageIndex}].content[${where.partIndex}] is an ${scheme} image URL: ` +
         'it is sent unencrypted because the service fetches it itself; send the image as a ' +
         'base64 data: URL to have it encrypted',
@@ -70,7 +77,23 @@ function encryptImagePart(part: JsonObject, session: Session, where: Where, warn
   );
 }
 
-function encryptPart(part: unknown, session: Session, where: Where, warn: (m: string) => void): unknown {
+/**
+ * A video part is sent as it is, whatever its URL: §4 has no encrypted form for it. A `data:` URL
+ * carries the video itself, so the caller is told, as for an http(s) image.
+ */
+function warnAboutVideo(part: JsonObject, where: Where, warn: Warn): void {
+  const video = part.video_url;
+  const url = isJsonObject(video) ? video.url : undefined;
+  if (typeof url !== 'string' || !/^\s*data:/i.test(url)) return;
+  warn(
+    'video-url',
+    `messages[${where.messageIndex}].content[${where.partIndex}] is a video given as a data: URL: ` +
+      'it is sent unencrypted because the encryption protocol has no encrypted form for videos; ' +
+      'leave it out if it must not leave in plain text',
+  );
+}
+
+function encryptPart(part: unknown, session: Session, where: Where, warn: Warn): unknown {
   if (!isJsonObject(part)) {
     return refuse(where, `is a ${jsonTypeName(part)}, not a content part object`, 'Use { "type": "text", "text": "…" }.');
   }
@@ -83,6 +106,7 @@ function encryptPart(part: unknown, session: Session, where: Where, warn: (m: st
     case 'image_url':
       return encryptImagePart(part, session, where, warn);
     case 'video_url':
+      warnAboutVideo(part, where, warn);
       // Sent as it is (protocol §4): the service fetches videos itself.
       return part;
     default:
@@ -94,14 +118,32 @@ function encryptPart(part: unknown, session: Session, where: Where, warn: (m: st
   }
 }
 
-function encryptMessage(message: unknown, index: number, session: Session, warn: (m: string) => void): unknown {
-  if (!isJsonObject(message)) {
+/**
+ * `reasoning_content` a caller sends back (the answer's message pushed onto `messages`, now
+ * decrypted) is not a place §4 encrypts, and whether the service would decrypt it there is not
+ * specified: it is dropped, with a warning, rather than sent in plain text (docs/protocol.md §4).
+ */
+function withoutReasoning(message: JsonObject, index: number, warn: Warn): JsonObject {
+  if (!('reasoning_content' in message)) return message;
+  const { reasoning_content: reasoning, ...rest } = message;
+  if (reasoning === null) return message;
+  warn(
+    'reasoning-content',
+    `messages[${index}] carries reasoning_content, which the encryption protocol does not encrypt; ` +
+      'it was left out of the request rather than sent in plain text. Remove it before sending back an answer',
+  );
+  return rest;
+}
+
+function encryptMessage(input: unknown, index: number, session: Session, warn: Warn): unknown {
+  if (!isJsonObject(input)) {
     return refuse(
       { messageIndex: index },
-      `belongs to a message that is a ${jsonTypeName(message)}, not an object`,
+      `belongs to a message that is a ${jsonTypeName(input)}, not an object`,
       'Give each message as { "role": "…", "content": … }.',
     );
   }
+  const message = withoutReasoning(input, index, warn);
   const { content } = message;
   if (content === undefined || content === null) return message;
   if (typeof content === 'string') {
@@ -120,15 +162,40 @@ function encryptMessage(message: unknown, index: number, session: Session, warn:
   );
 }
 
-/** The request body with every message content encrypted (protocol §4); a new object. */
-export function encryptChatRequest<T>(body: T, session: Session, options: EncryptRequestOptions = {}): T {
-  if (!isJsonObject(body) || !Array.isArray(body.messages)) {
+function warnerFor(options: EncryptRequestOptions): Warn {
+  const onWarning = options.onWarning;
+  return onWarning === undefined ? defaultWarning : (_kind, message) => onWarning(message);
+}
+
+/**
+ * The body, already plain JSON data (parsed from the text that will be sent), with every message
+ * content encrypted (protocol §4); a new object. For the transports, which parse the body
+ * themselves.
+ */
+export function encryptChatRequestJson(body: JsonObject, session: Session, options: EncryptRequestOptions = {}): JsonObject {
+  if (!Array.isArray(body.messages)) {
     throw new UnsupportedContentError(
       'a chat completion request needs a "messages" array; nothing was sent',
       { messageIndex: -1 },
     );
   }
-  const warn = options.onWarning ?? defaultWarning;
+  const warn = warnerFor(options);
   const messages = body.messages.map((message, index) => encryptMessage(message, index, session, warn));
-  return { ...body, messages } as T;
+  return { ...body, messages };
+}
+
+/**
+ * The request body with every message content encrypted (protocol §4); a new object. The body
+ * is first read as `JSON.stringify` will send it (`toJSON` applied, `undefined` dropped), so
+ * what is encrypted is what goes on the wire.
+ */
+export function encryptChatRequest<T>(body: T, session: Session, options: EncryptRequestOptions = {}): T {
+  const sent = asSentJson(body);
+  if (!isJsonObject(sent)) {
+    throw new UnsupportedContentError(
+      'a chat completion request needs a "messages" array; nothing was sent',
+      { messageIndex: -1 },
+    );
+  }
+  return encryptChatRequestJson(sent, session, options) as T;
 }

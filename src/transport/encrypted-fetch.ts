@@ -4,8 +4,8 @@
  * through untouched. Give it to any fetch-based client (`openai`, Vercel AI SDK, LangChain…).
  */
 import { certificateHttpOverFetch } from '../certificates/service.js';
-import { HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
-import { ArkEncryptor, asksForEncryption, isEventStream, type ArkEncryptionOptions } from './encryptor.js';
+import { encryptionSwitch } from './encryption-switch.js';
+import { ArkEncryptor, isEventStream, type ArkEncryptionOptions } from './encryptor.js';
 
 export interface EncryptedFetchOptions extends ArkEncryptionOptions {
   /** The fetch to wrap; default `globalThis.fetch`. */
@@ -15,21 +15,22 @@ export interface EncryptedFetchOptions extends ArkEncryptionOptions {
 type FetchInput = Parameters<typeof fetch>[0];
 type FetchInit = NonNullable<Parameters<typeof fetch>[1]>;
 
-/** The `x-is-encrypted` header of a fetch call, read without consuming or copying anything. */
-function encryptionHeader(input: FetchInput, init: FetchInit | undefined): string | null | undefined {
-  const headers = init?.headers ?? (input instanceof Request ? input.headers : undefined);
-  if (headers === undefined) return undefined;
-  if (headers instanceof Headers) return headers.get(HEADER_IS_ENCRYPTED);
-  const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
-  const found = pairs.find(([name]) => name.toLowerCase() === HEADER_IS_ENCRYPTED);
-  return found?.[1];
+/**
+ * The headers fetch will send for a call, read without consuming or copying anything: the init's
+ * when it has them, else the Request's. A Request-like object from another fetch implementation
+ * (undici's own Request) counts as a Request: its headers are read too.
+ */
+function headersOf(input: FetchInput, init: FetchInit | undefined): unknown {
+  if (init?.headers !== undefined) return init.headers;
+  if (typeof input === 'object' && input !== null && !(input instanceof URL)) return (input as { headers?: unknown }).headers;
+  return undefined;
 }
 
 interface RequestParts {
   method: string;
   url: string;
   headers: Headers;
-  body: string;
+  body: string | Uint8Array;
 }
 
 /**
@@ -54,7 +55,9 @@ async function requestParts(input: FetchInput, init: FetchInit | undefined): Pro
   const plain = plainParts(input, init);
   if (plain !== undefined) return plain;
   const request = new Request(input, init);
-  return { method: request.method, url: request.url, headers: request.headers, body: await request.text() };
+  // Bytes, not text(): text() would repair bytes that are not UTF-8, and the encryptor refuses them.
+  const body = new Uint8Array(await request.arrayBuffer());
+  return { method: request.method, url: request.url, headers: request.headers, body };
 }
 
 function withoutEncodingHeaders(headers: Headers): Headers {
@@ -80,7 +83,8 @@ export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeo
   const encryptor = new ArkEncryptor(options, certificateHttpOverFetch(inner));
 
   async function encryptedFetch(input: FetchInput, init?: FetchInit): Promise<Response> {
-    if (!asksForEncryption(encryptionHeader(input, init))) return inner(input, init);
+    // Unreadable or contradictory switches throw here: nothing is sent.
+    if (!encryptionSwitch(headersOf(input, init))) return inner(input, init);
 
     const request = await requestParts(input, init);
     // The caller's own signal, not a Request's copy: a copy follows the original only while

@@ -16,8 +16,8 @@ import {
   HEADER_SESSION_TOKEN,
 } from '../protocol/constants.js';
 import { decryptEventStream } from '../protocol/event-stream.js';
-import { isJsonObject } from '../protocol/json.js';
-import { encryptChatRequest } from '../protocol/request.js';
+import { encryptChatRequestJson } from '../protocol/request.js';
+import { parseChatRequestBody, requestBodyText, stringifyRequestBody } from '../protocol/request-body.js';
 import { decryptChatCompletion } from '../protocol/response.js';
 import type { ModelCertificate } from '../protocol/certificate.js';
 import type { Session } from '../protocol/session.js';
@@ -59,11 +59,6 @@ export interface ArkEncryptionOptions {
    * only, then forgotten). Default 4; `0` makes every handshake on its request.
    */
   sessionPool?: number;
-}
-
-/** Whether headers (any case) carry `x-is-encrypted: true`. */
-export function asksForEncryption(value: string | null | undefined): boolean {
-  return typeof value === 'string' && value.trim().toLowerCase() === 'true';
 }
 
 /** The base URL of a chat completion URL (protocol §6), or `undefined` for any other path. */
@@ -122,7 +117,8 @@ export class ArkEncryptor {
     method: string;
     url: string;
     headers: Headers;
-    body: string;
+    /** Bytes are decoded as strict UTF-8 (refused, not repaired, when they are not). */
+    body: string | Uint8Array;
     signal?: AbortSignal | null;
   }): Promise<EncryptedRequest> {
     const url = new URL(request.url);
@@ -134,34 +130,25 @@ export class ArkEncryptor {
           `…/batch/chat/completions); nothing was sent. Remove the header from this request.`,
       );
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(request.body);
-    } catch {
-      body = undefined;
-    }
-    if (!isJsonObject(body) || !Array.isArray(body.messages) || typeof body.model !== 'string') {
-      throw new UnsupportedRequestError(
-        'a request with encryption on must have a JSON chat completion body with "model" and ' +
-          '"messages"; nothing was sent',
-      );
-    }
+    const text = typeof request.body === 'string' ? request.body : requestBodyText(request.body);
+    const { body, model } = parseChatRequestBody(text);
     const certificate = await this.source.get({
-      model: body.model,
+      model,
       aicc: this.aicc,
       baseUrl,
       authorization: request.headers.get('authorization') ?? undefined,
       signal: request.signal,
     });
-    this.replaced(`${baseUrl}\n${body.model}`, certificate);
+    this.replaced(`${baseUrl}\n${model}`, certificate);
     const session = this.sessions.take(certificate);
-    const encrypted = encryptChatRequest(body, session, { onWarning: this.warn });
+    // The caller's onWarning, or the protocol layer's default: once per process for each kind.
+    const encrypted = encryptChatRequestJson(body, session, { onWarning: this.options.onWarning });
     const headers = new Headers(request.headers);
     headers.set(HEADER_IS_ENCRYPTED, 'true');
     headers.set(HEADER_SESSION_TOKEN, session.token);
     headers.set(HEADER_ENCRYPT_INFO, JSON.stringify(session.encryptInfo));
     headers.delete('content-length');
-    return { body: JSON.stringify(encrypted), headers, session };
+    return { body: stringifyRequestBody(encrypted), headers, session };
   }
 
   /** A model's certificate changed (reloaded, or another PEM): its old sessions go. */

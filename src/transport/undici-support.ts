@@ -47,12 +47,6 @@ export function headerPairs(headers: UndiciHeaders): Array<[string, string]> {
   return pairs;
 }
 
-/** The value of one header (any case), or undefined. */
-export function findHeader(headers: UndiciHeaders, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  return headerPairs(headers).find(([key]) => key.toLowerCase() === lower)?.[1];
-}
-
 /** One response header value, whatever its shape. */
 export function responseHeader(headers: Record<string, unknown>, name: string): string | undefined {
   const lower = name.toLowerCase();
@@ -100,34 +94,48 @@ function unsupportedBody(kind: string): UnsupportedRequestError {
   );
 }
 
+function concatenated(chunks: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const chunk of chunks) size += chunk.byteLength;
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return all;
+}
+
 /**
- * The whole request body as text: a string, bytes, a Blob, a Readable or any (async) iterable
- * of chunks. FormData and anything else are refused. Stops early once `signal` aborts.
+ * The whole request body: a string, bytes, a Blob, a Readable or any (async) iterable of chunks.
+ * Text stays text (chunks of text are joined as text, so a surrogate pair cut between two chunks
+ * stays whole); anything with bytes comes back as bytes, which the encryptor decodes strictly.
+ * FormData and anything else are refused. Stops early once `signal` aborts.
  */
-export async function collectBody(body: unknown, signal: AbortSignal): Promise<string> {
+export async function collectBody(body: unknown, signal: AbortSignal): Promise<string | Uint8Array> {
   if (body === undefined || body === null) return '';
   if (typeof body === 'string') return body;
   if (typeof body !== 'object') throw unsupportedBody(typeof body);
   // By tag, not instanceof: undici's own FormData and Blob are not the global classes.
   const tag = (body as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
   if (tag === 'FormData') throw unsupportedBody('FormData');
-  const decoder = new TextDecoder();
-  if (body instanceof Uint8Array || ArrayBuffer.isView(body) || body instanceof ArrayBuffer) {
-    return decoder.decode(chunkBytes(body));
+  if (body instanceof Uint8Array || ArrayBuffer.isView(body) || body instanceof ArrayBuffer) return chunkBytes(body);
+  if ((tag === 'Blob' || tag === 'File') && typeof (body as Blob).arrayBuffer === 'function') {
+    return new Uint8Array(await (body as Blob).arrayBuffer());
   }
-  if ((tag === 'Blob' || tag === 'File') && typeof (body as Blob).text === 'function') return (body as Blob).text();
-  let text = '';
+  const chunks: unknown[] = [];
   if (isAsyncIterable(body)) {
     for await (const chunk of body) {
       if (signal.aborted) break;
-      text += decoder.decode(chunkBytes(chunk), { stream: true });
+      chunks.push(chunk);
     }
   } else if (isIterable(body)) {
-    for (const chunk of body) text += decoder.decode(chunkBytes(chunk), { stream: true });
+    for (const chunk of body) chunks.push(chunk);
   } else {
     throw unsupportedBody((body as object).constructor?.name ?? 'object');
   }
-  return text + decoder.decode();
+  if (chunks.every((chunk) => typeof chunk === 'string')) return chunks.join('');
+  return concatenated(chunks.map(chunkBytes));
 }
 
 /** Releases a request body that will not be sent (a stream is destroyed). */

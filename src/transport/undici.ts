@@ -15,15 +15,14 @@ import type { Dispatcher } from 'undici';
 import { ArkE2EEError, DecryptionFailedError, EventStreamError } from '../errors.js';
 import { EventStreamDecrypter } from '../protocol/event-stream.js';
 import type { Session } from '../protocol/session.js';
-import { HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
-import { ArkEncryptor, asksForEncryption, isEventStream, type ArkEncryptionOptions } from './encryptor.js';
+import { encryptionSwitch } from './encryption-switch.js';
+import { ArkEncryptor, isEventStream, type ArkEncryptionOptions } from './encryptor.js';
 import {
   certificateHttpOverDispatch,
   collectBody,
   ForwardingController,
   discardBody,
   dispatchUrl,
-  findHeader,
   headerPairs,
   newStyleHandler,
   raceAbort,
@@ -85,6 +84,13 @@ class EncryptedExchange implements Handler {
         throw error;
       });
     });
+  }
+
+  /** Ends the exchange with `error` before anything is dispatched (the body is released). */
+  refuse(error: unknown): void {
+    this.handler.onRequestStart?.(this.outer, undefined);
+    discardBody(this.opts.body);
+    this.deliverError(error);
   }
 
   private async prepare(): Promise<{ opts: Dispatcher.DispatchOptions; session: Session }> {
@@ -284,7 +290,15 @@ export function arkEncryption(options: ArkEncryptionInterceptorOptions = {}): Di
     const encryptor = new ArkEncryptor(options, certificateHttpOverDispatch(dispatch));
     // Two parameters exactly: undici's compose checks the arity of what an interceptor returns.
     return function arkEncryptionInterceptor(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {
-      if (!asksForEncryption(findHeader(opts.headers, HEADER_IS_ENCRYPTED))) return dispatch(opts, handler);
+      let encrypt: boolean;
+      try {
+        encrypt = encryptionSwitch(opts.headers);
+      } catch (error) {
+        // A switch we cannot read: refused through the handler, nothing dispatched.
+        new EncryptedExchange(encryptor, dispatch, opts, handler).refuse(error);
+        return true;
+      }
+      if (!encrypt) return dispatch(opts, handler);
       new EncryptedExchange(encryptor, dispatch, opts, handler).start();
       return true;
     };

@@ -35,7 +35,9 @@ import {
 } from '../errors.js';
 import { CERTIFICATE_PATH, HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
 import { createEncryptedFetch } from './encrypted-fetch.js';
-import { asksForEncryption, chatBaseUrl, type ArkEncryptionOptions } from './encryptor.js';
+import { refusePlainChat } from './chat-route.js';
+import { encryptionSwitch } from './encryption-switch.js';
+import { chatBaseUrl, type ArkEncryptionOptions } from './encryptor.js';
 
 export interface EncryptingProxyOptions extends ArkEncryptionOptions {
   /** Where requests go, e.g. `https://ark.cn-beijing.volces.com/api/v3` (see path mapping). */
@@ -131,17 +133,47 @@ function upstreamHeaders(request: IncomingMessage): Headers {
   return headers;
 }
 
-async function requestBody(request: IncomingMessage, method: string): Promise<BodyInit | undefined> {
+/**
+ * The request body: bytes when its length is known and at most BUFFER_LIMIT, or when `whole`
+ * (up to BUFFER_LIMIT, else refused); a stream otherwise.
+ */
+async function requestBody(request: IncomingMessage, method: string, whole: boolean): Promise<Uint8Array | ReadableStream<Uint8Array> | '' | undefined> {
   if (method === 'GET' || method === 'HEAD') return undefined;
   const chunked = request.headers['transfer-encoding'] !== undefined;
   const length = Number(request.headers['content-length'] ?? Number.NaN);
   if (!chunked && !(length > 0)) return length === 0 ? '' : undefined;
-  if (!chunked && length <= BUFFER_LIMIT) {
+  if (!chunked && length <= BUFFER_LIMIT || whole) {
     const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
+    let size = 0;
+    for await (const chunk of request) {
+      size += (chunk as Buffer).byteLength;
+      if (size > BUFFER_LIMIT) {
+        throw new UnsupportedRequestError(
+          `with encryptAll the proxy reads every request body it does not encrypt, to make sure it carries ` +
+            `no chat messages, and this one is over ${BUFFER_LIMIT} bytes; nothing was sent`,
+        );
+      }
+      chunks.push(chunk as Buffer);
+    }
     return new Uint8Array(Buffer.concat(chunks));
   }
   return Readable.toWeb(request) as unknown as ReadableStream<Uint8Array>;
+}
+
+/**
+ * The path and query a request target asks for: as the client wrote them for the usual origin
+ * form (`/chat/completions`; `//chat/completions` is a path, not a host), from the URL for the
+ * absolute form a client sends to a proxy (`http://host/chat/completions`).
+ */
+function askedPath(requestTarget: string): { pathname: string; search: string } {
+  if (requestTarget.startsWith('/')) {
+    const query = requestTarget.indexOf('?');
+    return query < 0
+      ? { pathname: requestTarget, search: '' }
+      : { pathname: requestTarget.slice(0, query), search: requestTarget.slice(query) };
+  }
+  const url = new URL(requestTarget, 'http://proxy.invalid');
+  return { pathname: url.pathname, search: url.search };
 }
 
 function copyAnswerHeaders(from: Headers, to: ServerResponse): void {
@@ -190,12 +222,10 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
   const handle = async (request: IncomingMessage, response: ServerResponse, log: ProxyLogEntry): Promise<void> => {
     const method = log.method;
     const target = new URL(upstream.href);
-    const asked = new URL(log.path, 'http://proxy.invalid');
+    const asked = askedPath(log.path);
     target.pathname = `${upstreamPath}${asked.pathname}`;
     target.search = asked.search;
     const headers = upstreamHeaders(request);
-    if (options.encryptAll && isChatCompletion(target, method)) headers.set(HEADER_IS_ENCRYPTED, 'true');
-    log.encrypted = asksForEncryption(headers.get(HEADER_IS_ENCRYPTED));
 
     const abort = new AbortController();
     response.on('close', () => {
@@ -203,7 +233,15 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
     });
     let answer: Response;
     try {
-      const body = await requestBody(request, method);
+      // Read from the raw headers, before the hop-by-hop rules: `Connection: x-is-encrypted`
+      // must not take the switch away and leave the body to go up in plain text.
+      const encrypt = encryptionSwitch(request.rawHeaders) || (options.encryptAll === true && isChatCompletion(target, method));
+      log.encrypted = encrypt;
+      if (encrypt) headers.set(HEADER_IS_ENCRYPTED, 'true');
+      const guard = options.encryptAll === true && !encrypt;
+      const body = await requestBody(request, method, guard);
+      // encryptAll: whatever its path looks like, a body with chat messages is not sent up plain.
+      if (guard && body instanceof Uint8Array) refusePlainChat(method, target.pathname, body);
       const init = { method, headers, body, signal: abort.signal, redirect: 'manual', duplex: 'half' } as RequestInit;
       answer = await clientSignal.run(abort.signal, () => encryptedFetch(target, init));
     } catch (error) {

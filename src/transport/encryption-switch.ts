@@ -28,10 +28,12 @@ function text(value: unknown): string {
 function valuesOf(headers: unknown, wanted: string): string[] {
   const found: string[] = [];
   const add = (name: unknown, value: unknown): void => {
-    if (value === undefined || value === null || text(name).toLowerCase() !== wanted) return;
-    // An array value (undici records) is the header given once per item.
-    if (Array.isArray(value)) for (const item of value as unknown[]) found.push(text(item));
-    else found.push(text(value));
+    // undefined: undici leaves the header out (fetch would send "undefined", which is not true).
+    if (value === undefined || text(name).toLowerCase() !== wanted) return;
+    // An array value (undici records) is the header given once per item. null is a header
+    // with an empty value to undici ("null" to fetch): present, and not true.
+    const items = Array.isArray(value) ? (value as unknown[]) : [value];
+    for (const item of items) found.push(item === null || item === undefined ? '' : text(item));
   };
   if (headers === undefined || headers === null) return found;
   if (typeof headers !== 'object') {

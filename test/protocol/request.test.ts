@@ -269,3 +269,112 @@ describe('refusals', () => {
     }
   });
 });
+
+describe('what JSON.stringify sends is what is encrypted (issue 10)', () => {
+  const opened = (output: unknown): Json => serverDecryptBody(output as Json);
+
+  it('toJSON on the body, a message and a part: their output is encrypted, not the fields', () => {
+    const part = { type: 'text', text: 'field text', toJSON: () => ({ type: 'text', text: 'sent part' }) };
+    const message = { role: 'user', content: 'field content', toJSON: () => ({ role: 'user', content: [part] }) };
+    const body = {
+      model: 'm',
+      messages: [{ role: 'system', content: 'ignored' }],
+      toJSON: () => ({ model: 'm', messages: [message, { role: 'assistant', content: 'plain field' }] }),
+    };
+    const output = encryptChatRequest(body, session, { onWarning: () => undefined });
+    const sent = JSON.parse(JSON.stringify(output)) as Json;
+    expect(JSON.stringify(output)).not.toContain('sent part');
+    expect(JSON.stringify(output)).not.toContain('plain field');
+    expect(opened(sent)).toEqual({
+      model: 'm',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'sent part' }] }, { role: 'assistant', content: 'plain field' }],
+    });
+  });
+
+  it('a Date or other toJSON value inside a part goes as JSON.stringify makes it', () => {
+    const when = new Date(0);
+    const output = encryptChatRequest({ messages: [{ role: 'user', content: 'hi', when }] }, session) as { messages: Json[] };
+    expect(output.messages[0]!.when).toBe(when.toJSON());
+  });
+
+  it('a body too deep, with a BigInt or a cycle is an UnsupportedContentError, not a RangeError or TypeError', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    const cyclic: Json = { messages: [] };
+    cyclic.self = cyclic;
+    for (const bad of [{ messages: [], deep }, { messages: [], n: 1n }, cyclic]) {
+      let error: unknown;
+      try {
+        encryptChatRequest(bad, session);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(UnsupportedContentError);
+      expect((error as UnsupportedContentError).messageIndex).toBe(-1);
+    }
+  });
+
+  it('reasoning_content leaves the request, with a warning; null stays', () => {
+    const warnings: string[] = [];
+    const input = deepFreeze({
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: 'a', reasoning_content: 'private thought' },
+        { role: 'assistant', content: null, reasoning_content: { text: 'not a string' }, tool_calls: [] },
+        { role: 'assistant', content: 'b', reasoning_content: null },
+      ],
+    });
+    const output = encryptChatRequest(input, session, { onWarning: (m) => warnings.push(m) }) as { messages: Json[] };
+    expect(JSON.stringify(output)).not.toContain('private thought');
+    expect('reasoning_content' in output.messages[1]!).toBe(false);
+    expect(output.messages[2]).toEqual({ role: 'assistant', content: null, tool_calls: [] });
+    expect(output.messages[3]!.reasoning_content).toBeNull();
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toContain('messages[1]');
+    expect(input.messages[1]!.reasoning_content).toBe('private thought');
+  });
+
+  it('a video_url data: URL is sent as it is, with a warning; an https video without one', () => {
+    const warnings: string[] = [];
+    const video = { type: 'video_url', video_url: { url: 'DATA:video/mp4;base64,AAAA' } };
+    const output = encryptChatRequest(
+      { messages: [{ role: 'user', content: [video, { type: 'video_url', video_url: { url: 'https://v.test/a.mp4' } }] }] },
+      session,
+      { onWarning: (m) => warnings.push(m) },
+    ) as { messages: { content: unknown[] }[] };
+    expect(output.messages[0]!.content[0]).toEqual(video);
+    expect(warnings).toEqual([expect.stringContaining('messages[0].content[0] is a video given as a data: URL')]);
+  });
+
+  it('an image URL whose scheme is not at its very start is refused', () => {
+    for (const url of ['x/http://example.com/a.png', ' https://example.com/a.png', '/data:image/png;base64,AAAA']) {
+      expect(() => encryptChatRequest({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }] }, session))
+        .toThrow(UnsupportedContentError);
+    }
+  });
+});
+
+describe('the default warning, per kind', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.resetModules();
+  });
+
+  it('warns once per process for each kind: an http image, a data: video, a reasoning_content', async () => {
+    vi.resetModules();
+    const fresh = await import('../../src/protocol/request.js');
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const input = {
+      messages: [
+        { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x.test/a.png' } }, { type: 'video_url', video_url: { url: 'data:video/mp4;base64,AA' } }] },
+        { role: 'assistant', content: 'a', reasoning_content: 'r' },
+      ],
+    };
+    for (let i = 0; i < 3; i++) fresh.encryptChatRequest(input, session);
+    expect(warn).toHaveBeenCalledTimes(3);
+    const said = warn.mock.calls.map((call) => String(call[0])).join('\n');
+    expect(said).toContain('https image URL');
+    expect(said).toContain('data: URL');
+    expect(said).toContain('reasoning_content');
+  });
+});

@@ -11,7 +11,10 @@
  * Requests carrying `x-is-encrypted: true` (with `encryptAll`, also every POST …/chat/completions
  * and …/batch/chat/completions, bots excepted: the protocol does not cover them) are encrypted
  * on the way up and their answers decrypted on the way down, streams as they flow; everything
- * else passes through. Errors the proxy makes itself are OpenAI-style JSON:
+ * else passes through. The switch is read from the raw header lines, before the hop-by-hop
+ * rules, by the same function as every transport (encryption-switch.ts). With `encryptAll`, a
+ * request that is not encrypted and whose body carries chat messages (whatever its path or
+ * method, bots included) is refused (chat-route.ts). Errors the proxy makes itself are OpenAI-style JSON:
  * `{"error":{"message","type","code"}}`, `type` being `ark_e2ee_error` or `proxy_error`:
  * - refused before anything was sent (content, request, certificate that cannot be used): 400;
  * - the certificate could not be had: 502 (or the service's own 401/403, a wrong API key);

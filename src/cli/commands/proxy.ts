@@ -20,7 +20,9 @@ fetch the model's certificate).
   --host H        address to bind (default 127.0.0.1: this machine only)
   --port N        port to listen on (default 8787; 0 picks a free one)
   --encrypt-all   encrypt every POST …/chat/completions and …/batch/chat/completions, with or
-                  without the header (the bot API is not covered by the protocol and passes)
+                  without the header; refuse (400) any other request whose JSON body carries
+                  "messages" (another spelling of the path, another method, the bot API, which
+                  the protocol does not cover): chat messages never go up in plain text
   --aicc          AICC mode (default: VOLC_ARK_ENCRYPTION=AICC)
 ${CACHE_HELP}
 ${TRUST_HELP}

@@ -41,11 +41,46 @@ export function stringifyRequestBody(body: unknown): string {
 }
 
 /**
+ * Whether `value` is already what `JSON.parse(JSON.stringify(value))` gives back: strings,
+ * finite numbers, booleans, null, arrays and plain objects, with no `toJSON`, no `undefined`,
+ * function, symbol or BigInt member. Throws RangeError when nested deeper than the stack.
+ */
+function isPlainJson(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object': {
+      if (value === null) return true;
+      if (Array.isArray(value)) {
+        if (Object.getPrototypeOf(value) !== Array.prototype || 'toJSON' in value) return false;
+        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i])) return false;
+        return true;
+      }
+      const prototype = Object.getPrototypeOf(value) as unknown;
+      if ((prototype !== Object.prototype && prototype !== null) || 'toJSON' in value) return false;
+      for (const key of Object.keys(value)) if (!isPlainJson((value as Record<string, unknown>)[key])) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
  * What `JSON.stringify` will send for `body`, as plain JSON data: `toJSON` methods applied (on
  * the body, a message, a part), `undefined` and functions dropped. Encrypting this, not the
- * object's own fields, is what makes the ciphertexts match what goes on the wire.
+ * object's own fields, is what makes the ciphertexts match what goes on the wire. A body that
+ * is plain JSON data already (the usual case) is returned as it is, without a copy.
  */
 export function asSentJson(body: unknown): unknown {
+  try {
+    if (isPlainJson(body)) return body;
+  } catch {
+    // Too deep (or a cycle) for the walk: JSON.stringify below says which, as a typed refusal.
+  }
   const text = stringifyRequestBody(body);
   try {
     return JSON.parse(text) as unknown;

@@ -131,9 +131,9 @@ describe('encryptChatRequest', () => {
       messages: [{ role: 'assistant', content: null, tool_calls: toolCalls }, { role: 'tool', content: '', tool_call_id: 'c1' }],
     });
     const output = encryptChatRequest(input, session);
-    // Equal, not the same objects: the body is read as JSON.stringify will send it.
-    expect(output.tools).toEqual(tools);
-    expect(output.messages[0]).toEqual(input.messages[0]);
+    // Plain JSON data already: read as it is, not copied.
+    expect(output.tools).toBe(tools);
+    expect(output.messages[0]).toBe(input.messages[0]);
     expect(output.messages[1]).toEqual({ role: 'tool', content: serverEncrypt(KEY, NONCE, ''), tool_call_id: 'c1' });
   });
 });

@@ -5,6 +5,7 @@
  */
 import { UnsupportedContentError } from '../errors.js';
 import { isJsonObject, jsonTypeName, type JsonObject } from './json.js';
+import { folded, lookalikeMember } from './lookalike-member.js';
 import { asSentJson } from './request-body.js';
 import type { Session } from './session.js';
 
@@ -93,10 +94,25 @@ function warnAboutVideo(part: JsonObject, where: Where, warn: Warn): void {
   );
 }
 
+/** Members that would go up in plain text beside a part's own: refused. */
+function refuseStrayText(part: JsonObject, where: Where): void {
+  const lookalike = lookalikeMember(part, ['type', 'text', 'image_url', 'video_url']);
+  if (lookalike !== undefined) {
+    refuse(where, `has a member ${JSON.stringify(lookalike)} that a server may read as ${JSON.stringify(folded(lookalike))}`, 'Spell member names in lower case.');
+  }
+  if (part.type !== 'text' && 'text' in part) {
+    refuse(where, `is a ${JSON.stringify(part.type)} part that also carries "text"`, 'Put the text in a part of its own.');
+  }
+  const image = part.image_url;
+  const url = isJsonObject(image) ? lookalikeMember(image, ['url']) : undefined;
+  if (url !== undefined) refuse(where, `has an image_url member ${JSON.stringify(url)} that a server may read as "url"`, 'Spell it "url".');
+}
+
 function encryptPart(part: unknown, session: Session, where: Where, warn: Warn): unknown {
   if (!isJsonObject(part)) {
     return refuse(where, `is a ${jsonTypeName(part)}, not a content part object`, 'Use { "type": "text", "text": "…" }.');
   }
+  refuseStrayText(part, where);
   switch (part.type) {
     case 'text':
       if (typeof part.text !== 'string') {
@@ -143,6 +159,14 @@ function encryptMessage(input: unknown, index: number, session: Session, warn: W
       'Give each message as { "role": "…", "content": … }.',
     );
   }
+  const lookalike = lookalikeMember(input, ['content', 'reasoning_content']);
+  if (lookalike !== undefined) {
+    refuse(
+      { messageIndex: index },
+      `has a sibling member ${JSON.stringify(lookalike)} that a server may read as ${JSON.stringify(folded(lookalike))}`,
+      'Spell member names in lower case.',
+    );
+  }
   const message = withoutReasoning(input, index, warn);
   const { content } = message;
   if (content === undefined || content === null) return message;
@@ -176,6 +200,14 @@ export function encryptChatRequestJson(body: JsonObject, session: Session, optio
   if (!Array.isArray(body.messages)) {
     throw new UnsupportedContentError(
       'a chat completion request needs a "messages" array; nothing was sent',
+      { messageIndex: -1 },
+    );
+  }
+  const lookalike = lookalikeMember(body, ['messages']);
+  if (lookalike !== undefined) {
+    throw new UnsupportedContentError(
+      `the request body has a member ${JSON.stringify(lookalike)} beside "messages", which a server ` +
+        'may read as "messages" and which would go in plain text; nothing was sent',
       { messageIndex: -1 },
     );
   }

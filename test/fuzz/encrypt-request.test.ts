@@ -46,7 +46,8 @@ const part = fc.oneof(
       anyJson,
     ),
   }, { requiredKeys: ['type'] }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('video_url'), video_url: fc.oneof(fc.record({ url }), anyJson) }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('video_url'), video_url: fc.oneof(fc.record({ url }), anyJson), text }, { requiredKeys: ['type', 'video_url'] }) },
+  { weight: 1, arbitrary: fc.record({ type: fc.constant('image_url'), image_url: fc.record({ URL: url, url }, { requiredKeys: ['URL'] }) }) },
   { weight: 1, arbitrary: fc.record({ type: fc.oneof(fc.string(), anyJson), text }) },
   { weight: 1, arbitrary: anyJson },
 );
@@ -66,6 +67,8 @@ const message = fc.oneof(
       tool_calls: anyJson,
       // Sent back from a decrypted answer: never leaves in plain text (dropped, §4).
       reasoning_content: fc.oneof(text, fc.constant(null), anyJson),
+      // Named like content in another case: a case-blind server reads it as content.
+      Content: text,
     },
     { requiredKeys: ['role'] },
   ) },
@@ -90,17 +93,26 @@ const request = fc.oneof(
 
 // ---- the protocol's table (docs/protocol.md §4), independently -------------------------------
 
+/** A member named like one of `names` in another letter case (a long s counts as s). */
+const lookalike = (object: Record<string, Json>, names: string[]): boolean =>
+  Object.keys(object).some((key) => !names.includes(key) && names.includes(key.replace(/\u017f/g, 's').toLowerCase()));
+
 /** Whether §4 refuses this request (the library must then throw and give nothing). */
 function refused(body: Json): boolean {
   if (!isObject(body) || !Array.isArray(body.messages)) return true;
+  if (lookalike(body, ['messages'])) return true;
   return body.messages.some((m: Json) => {
     if (!isObject(m)) return true;
+    if (lookalike(m, ['content', 'reasoning_content'])) return true;
     const c = m.content;
     if (c === undefined || c === null) return false;
     if (typeof c === 'string') return !wellFormed(c);
     if (!Array.isArray(c)) return true;
     return c.some((p: Json) => {
       if (!isObject(p)) return true;
+      if (lookalike(p, ['type', 'text', 'image_url', 'video_url'])) return true;
+      if (p.type !== 'text' && 'text' in p) return true;
+      if (isObject(p.image_url) && lookalike(p.image_url, ['url'])) return true;
       if (p.type === 'text') return typeof p.text !== 'string' || !wellFormed(p.text);
       if (p.type === 'video_url') return false;
       if (p.type !== 'image_url') return true;

@@ -378,3 +378,34 @@ describe('the default warning, per kind', () => {
     expect(said).toContain('reasoning_content');
   });
 });
+
+describe('members named like an encrypted place in another case are refused (a case-blind server reads them)', () => {
+  const cases: [string, unknown, number, number | undefined][] = [
+    ['"Messages" beside messages', { messages: [], Messages: [{ role: 'user', content: 'secret' }] }, -1, undefined],
+    ['"meſſages" (long s)', { messages: [], 'me\u017f\u017fages': [] }, -1, undefined],
+    ['"Content" in a message', { messages: [{ role: 'user', Content: 'secret' }] }, 0, undefined],
+    ['"CONTENT" beside content', { messages: [{ role: 'user', content: 'a', CONTENT: 'secret' }] }, 0, undefined],
+    ['"Reasoning_Content"', { messages: [{ role: 'assistant', content: 'a', Reasoning_Content: 'secret' }] }, 0, undefined],
+    ['"Text" in a text part', { messages: [{ role: 'user', content: [{ type: 'text', text: 'a', Text: 'secret' }] }] }, 0, 0],
+    ['"text" in an image part', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:,x' }, text: 'secret' }] }] }, 0, 0],
+    ['"text" in a video part', { messages: [{ role: 'user', content: [{ type: 'video_url', video_url: { url: 'https://v' }, text: 'secret' }] }] }, 0, 0],
+    ['"URL" in image_url', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/a.png', URL: 'data:,secret' } }] }] }, 0, 0],
+  ];
+  it.each(cases)('%s', (_name, body, messageIndex, partIndex) => {
+    let error: unknown;
+    try {
+      encryptChatRequest(body, session, { onWarning: () => undefined });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UnsupportedContentError);
+    expect((error as UnsupportedContentError).messageIndex).toBe(messageIndex);
+    expect((error as UnsupportedContentError).partIndex).toBe(partIndex);
+    expect((error as Error).message).not.toContain('secret');
+  });
+
+  it('other members in any case are left alone', () => {
+    const output = encryptChatRequest({ Model: 'm', messages: [{ Role: 'user', content: 'x', Name: 'n' }] }, session) as { messages: Json[] };
+    expect(output.messages[0]).toMatchObject({ Role: 'user', Name: 'n' });
+  });
+});

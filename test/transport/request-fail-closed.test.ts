@@ -241,6 +241,16 @@ describe('what the body carries', () => {
     }
   });
 
+  it('a member named like content in another case is refused (a case-blind server would read it)', async () => {
+    for (const body of [
+      chatBody([{ role: 'user', Content: `${SECRET} typo` }]),
+      JSON.stringify({ model: MOCK_MODELS.default, messages: [], MESSAGES: secretMessages }),
+    ]) {
+      await expectRefused(() => viaFetch({ headers, body }), UnsupportedContentError);
+      await expectRefused(() => viaUndici({ headers, body }), UnsupportedContentError);
+    }
+  });
+
   it('a video given as a data: URL is sent as it is, with a warning', async () => {
     warnings.length = 0;
     const video = 'data:video/mp4;base64,AAAAIGZ0eXBpc29t';

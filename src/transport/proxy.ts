@@ -145,7 +145,7 @@ async function requestBody(request: IncomingMessage, method: string, whole: bool
   const chunked = request.headers['transfer-encoding'] !== undefined;
   const length = Number(request.headers['content-length'] ?? Number.NaN);
   if (!chunked && !(length > 0)) return length === 0 ? '' : undefined;
-  if (!chunked && length <= BUFFER_LIMIT || whole) {
+  if ((!chunked && length <= BUFFER_LIMIT) || whole) {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of request) {

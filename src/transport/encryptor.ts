@@ -37,7 +37,10 @@ export interface ArkEncryptionOptions {
   /** AICC mode; default: environment `VOLC_ARK_ENCRYPTION=AICC`. */
   aicc?: boolean;
   backend?: BackendChoice;
-  /** Warnings (an unencrypted http image URL, an unwritable cache). Default: console.warn. */
+  /**
+   * Warnings (an http(s) image URL or a data: video sent as it is, a reasoning_content left out,
+   * an unwritable cache), every time. Default: console.warn, the request ones once per process each.
+   */
   onWarning?: (message: string) => void;
   /** Abort a certificate fetch that takes longer than this, in ms. Default 30 000. */
   certificateTimeout?: number;

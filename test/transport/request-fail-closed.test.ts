@@ -305,6 +305,24 @@ describe('the proxy', () => {
     expect(chats(before)).toEqual([]);
   });
 
+  it('bodies and methods that cannot be encrypted: 400, nothing sent', async () => {
+    const depth = 200_000;
+    const refusedBodies: [string, string, string][] = [
+      ['no model', 'POST', JSON.stringify({ messages: secretMessages })],
+      ['too deep', 'POST', `{"model":"m","messages":${JSON.stringify(secretMessages)},"x":${'['.repeat(depth)}${']'.repeat(depth)}}`],
+      ['image URL without a scheme at its start', 'POST', chatBody([{ role: 'user', content: [{ type: 'text', text: SECRET }, { type: 'image_url', image_url: { url: 'x/http://example.com/a.png' } }] }])],
+      ['Content in another case', 'POST', chatBody([{ role: 'user', Content: SECRET }])],
+      ['a PUT', 'PUT', chatBody()],
+    ];
+    for (const [name, method, body] of refusedBodies) {
+      const before = server.requests.length;
+      const answer = await rawRequest(proxy.port, method, '/chat/completions', [json, authLine, ['x-is-encrypted', 'true']], body);
+      expect(answer.status, name).toBe(400);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: { type: 'ark_e2ee_error' } });
+      expect(chats(before), name).toEqual([]);
+    }
+  });
+
   it('--encrypt-all: a chat body is encrypted or refused whatever the spelling of its path', async () => {
     const odd = ['/chat//completions', '//chat/completions', '/%63hat/completions', '/chat/completions;x=1', '/CHAT/completions',
       '/chat/completions%2F', '/chat/%2563ompletions', '/bots/chat/completions', '/chat/completions/.', '/anything', '/chat\\completions'];

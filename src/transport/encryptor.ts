@@ -6,6 +6,7 @@
 import { CertificateSource, type CertificateOption } from '../certificates/source.js';
 import type { CertificateHttp } from '../certificates/service.js';
 import { CertificateTrust } from '../certificates/trust.js';
+import { AccessKeyAuth, ownAuthorization, type AccessKeyOptions } from '../credentials/access-keys.js';
 import type { BackendChoice } from '../crypto/backend.js';
 import { DecryptionFailedError, InvalidCertificateError, UnsupportedRequestError } from '../errors.js';
 import {
@@ -26,7 +27,7 @@ import { nodePlatform } from '../platform.js';
 import { builtinModule, environment } from '../runtime.js';
 import type * as Fs from 'node:fs/promises';
 
-export interface ArkEncryptionOptions {
+export interface ArkEncryptionOptions extends AccessKeyOptions {
   /** The model certificate: a PEM for every model, or `(model) => PEM`. Default: fetched. */
   certificate?: CertificateOption;
   /**
@@ -91,6 +92,8 @@ export class ArkEncryptor {
   private readonly aicc: boolean;
   private readonly warn: (message: string) => void;
   private readonly sessions: SessionPool;
+  /** Access keys (options or VOLC_ACCESSKEY / VOLC_SECRETKEY): the OpenAPI path; undefined without. */
+  private readonly accessKeys: AccessKeyAuth | undefined;
   /** The certificate each model (and base URL) last had, to drop the sessions of a replaced one. */
   private readonly current = new Map<string, ModelCertificate>();
 
@@ -103,6 +106,7 @@ export class ArkEncryptor {
     // The disk cache is Node's (installed by the Node entry); elsewhere certificates stay in memory.
     const platform = nodePlatform();
     const cacheDir = options.cacheDir === undefined ? platform?.defaultCacheDir() : options.cacheDir;
+    this.accessKeys = AccessKeyAuth.from(options, { http, timeoutMs: options.certificateTimeout ?? 30_000, onWarning: this.warn });
     this.source = new CertificateSource({
       certificate: options.certificate ?? certificateFromEnvironment(),
       store: cacheDir ? platform?.createDiskCache(cacheDir, this.warn) : undefined,
@@ -111,6 +115,7 @@ export class ArkEncryptor {
       // it there under a model name would only break the next run. An explicit cacheDir caches all.
       storesFor: options.cacheDir === undefined ? (baseUrl) => !isLoopback(baseUrl) : undefined,
       http,
+      fetchPem: this.accessKeys?.fetchPem,
       timeoutMs: options.certificateTimeout,
       trust: CertificateTrust.from(options),
     });
@@ -146,13 +151,12 @@ export class ArkEncryptor {
           '"messages"; nothing was sent',
       );
     }
-    const certificate = await this.source.get({
-      model: body.model,
-      aicc: this.aicc,
-      baseUrl,
-      authorization: request.headers.get('authorization') ?? undefined,
-      signal: request.signal,
-    });
+    // Access keys: a request without an API key of its own gets the endpoint's short-lived one.
+    const authorization = this.accessKeys ? ownAuthorization(request.headers) : (request.headers.get('authorization') ?? undefined);
+    const [certificate, apiKey] = await Promise.all([
+      this.source.get({ model: body.model, aicc: this.aicc, baseUrl, authorization, signal: request.signal }),
+      authorization === undefined ? this.accessKeys?.apiKey(body.model, request.headers, request.signal) : undefined,
+    ]);
     this.replaced(`${baseUrl}\n${body.model}`, certificate);
     const session = this.sessions.take(certificate);
     const encrypted = encryptChatRequest(body, session, { onWarning: this.warn });
@@ -161,6 +165,7 @@ export class ArkEncryptor {
     headers.set(HEADER_SESSION_TOKEN, session.token);
     headers.set(HEADER_ENCRYPT_INFO, JSON.stringify(session.encryptInfo));
     headers.delete('content-length');
+    if (apiKey !== undefined) headers.set('authorization', `Bearer ${apiKey}`);
     return { body: JSON.stringify(encrypted), headers, session };
   }
 

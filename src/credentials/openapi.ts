@@ -19,6 +19,21 @@ export const DEFAULT_REGION = 'cn-beijing';
 export const ARK_OPENAPI_SERVICE = 'ark';
 export const ARK_OPENAPI_VERSION = '2024-01-01';
 
+/** The base every OpenAPI call of `openApiUrl` goes to (origin and path, no query). */
+export function openApiBase(openApiUrl: string = DEFAULT_OPENAPI_URL): string {
+  const url = new URL(openApiUrl);
+  return `${url.origin}${url.pathname === '' ? '/' : url.pathname}`;
+}
+
+/** Whether `url` is an OpenAPI call of this library to `openApiUrl` (the proxy tells them apart). */
+export function isOpenApiCall(url: string, openApiUrl: string = DEFAULT_OPENAPI_URL): boolean {
+  try {
+    return url.startsWith(`${openApiBase(openApiUrl)}?Action=`);
+  } catch {
+    return false;
+  }
+}
+
 export interface OpenApiClientOptions {
   credentials: AccessKeyCredentials;
   region: string;
@@ -66,7 +81,7 @@ export class OpenApiClient {
     if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
       throw new OpenApiError('openApiUrl must be an origin (and path) without query, fragment or user info');
     }
-    this.base = `${url.origin}${url.pathname === '' ? '/' : url.pathname}`;
+    this.base = openApiBase(url.href);
   }
 
   /** The `Result` of one call; throws `OpenApiError` (or the signal's reason on abort). */

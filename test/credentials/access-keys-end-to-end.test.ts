@@ -3,6 +3,9 @@
  * proxy, with accessKey / secretKey (or VOLC_ACCESSKEY / VOLC_SECRETKEY), against the mock
  * server's OpenAPI and chat endpoint. Nothing reaches the chat endpoint when the OpenAPI refuses.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, request as undiciRequest } from 'undici';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -112,6 +115,26 @@ describe('createEncryptedFetch with access keys', () => {
     expect((error as OpenApiError).requestId).toMatch(/mock/);
     expect(chatRequests(s)).toHaveLength(0);
     expect(s.stats.chatRequests).toBe(0);
+  });
+
+  it('caches the certificate on disk like one from the service: a new client makes no GetEndpointCertificate call', async () => {
+    const s = await mock();
+    const cacheDir = await mkdtemp(join(tmpdir(), 'ark-e2ee-ak-cache-'));
+    try {
+      const options = { accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir };
+      expect((await ask(createEncryptedFetch(options), s)).status).toBe(200);
+      const cached = await readFile(join(cacheDir, `${MODEL}.pem`), 'utf8');
+      expect(cached).toBe(`${s.openApi!.chain.instancePem.trim()}\n${s.openApi!.chain.subCaPem.trim()}\n`);
+      expect((await ask(createEncryptedFetch(options), s)).status).toBe(200);
+      expect(s.openApi!.stats.getEndpointCertificate).toBe(1);
+      expect(s.openApi!.stats.getApiKey).toBe(2); // keys are per client, in memory only
+      // The chain kept beside the certificate lets trustAnchors verify the cached copy too.
+      const pinned = createEncryptedFetch({ ...options, trustAnchors: [s.openApi!.chain.rootPem] });
+      expect((await ask(pinned, s)).status).toBe(200);
+      expect(s.openApi!.stats.getEndpointCertificate).toBe(1);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
   });
 
   it('refuses half a pair when the client is made', () => {

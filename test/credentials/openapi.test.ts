@@ -190,6 +190,29 @@ describe('EndpointApiKeys: single flight and refresh before expiry (fake clock)'
   });
 });
 
+describe('EndpointApiKeys: hangs and aborts', () => {
+  const hanging: CertificateHttp = ({ signal }) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  const keysOver = (http: CertificateHttp, timeoutMs: number) =>
+    new EndpointApiKeys({
+      client: new OpenApiClient({ credentials: { accessKeyId: AK, secretAccessKey: SK }, region: 'cn-beijing', url: 'https://open.example', http, now: Date.now }),
+      now: Date.now,
+      timeoutMs,
+      onWarning: () => {},
+    });
+
+  it('gives up a GetApiKey that does not answer within the timeout', async () => {
+    const error = await refusal(keysOver(hanging, 50).get(ENDPOINT, undefined));
+    expect(error.message).toMatch(/within 50 ms/);
+  });
+
+  it("rejects with the caller's reason when the caller aborts", async () => {
+    const controller = new AbortController();
+    const waiting = keysOver(hanging, 5000).get(ENDPOINT, undefined, controller.signal);
+    controller.abort(new Error('caller left'));
+    await expect(waiting).rejects.toThrow('caller left');
+  });
+});
+
 describe('OpenAPI answers that are not right', () => {
   const clientWith = (http: CertificateHttp) =>
     new OpenApiClient({ credentials: { accessKeyId: AK, secretAccessKey: SK }, region: 'cn-beijing', url: 'https://open.example', http, now: Date.now });

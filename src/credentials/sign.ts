@@ -1,6 +1,6 @@
 /**
  * Volcengine's OpenAPI request signature (HMAC-SHA256), as the official SDKs' signer computes it
- * (docs/access-keys.md has the steps). Pure: no I/O, no clock (the date is an argument), runs on
+ * (docs/protocol.md §10 has the steps). Pure: no I/O, no clock (the date is an argument), runs on
  * any runtime (@noble/hashes).
  *
  * Where the official signers differ, this one follows the Python SDK's (the reference), except

@@ -58,6 +58,20 @@ describe('the command line with access keys', () => {
     expect(none.stderr).toMatch(/ARK_API_KEY.*VOLC_ACCESSKEY/);
   });
 
+  it('serve: with an access key pair in the environment it serves the OpenAPI too, and chat works against it', async () => {
+    const env = { PATH: process.env.PATH ?? '', HOME: home, VOLC_ACCESSKEY: AK, VOLC_SECRETKEY: SK };
+    const child = spawn('node', [CLI, 'serve', '--json'], { env });
+    try {
+      const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
+      const { url, openApiUrl } = JSON.parse(line) as { url: string; openApiUrl: string };
+      expect(openApiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const r = await cli(['chat', '--base-url', url, '--openapi-url', openApiUrl, '--model', MODEL, '--no-stream', 'hello serve'], env);
+      expect(r.stdout).toBe(`${mockAnswerText([{ role: 'user', content: 'hello serve' }])}\n`);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
   it('proxy: a client without an API key is served with the short-lived key', async () => {
     const child = spawn('node', [CLI, 'proxy', '--upstream', server.url, '--openapi-url', server.openApiUrl!, '--port', '0', '--encrypt-all', '--no-cache'], {
       env: { PATH: process.env.PATH ?? '', HOME: home, VOLC_ACCESSKEY: AK, VOLC_SECRETKEY: SK },

@@ -137,6 +137,15 @@ describe('createEncryptedFetch with access keys', () => {
     }
   });
 
+  it('asks for the AICC certificate in AICC mode, and the chat carries its ring and key ids', async () => {
+    const s = await mock({ aicc: true });
+    const encryptedFetch = createEncryptedFetch({ accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false, aicc: true });
+    expect((await ask(encryptedFetch, s)).status).toBe(200);
+    const certificateCall = s.requests.find((r) => r.path.includes('GetEndpointCertificate'))!;
+    expect(JSON.parse(certificateCall.body)).toEqual({ Id: MODEL, Type: 'AICCv0.1' });
+    expect(JSON.parse(chatRequests(s)[0]!.headers['x-encrypt-info']!)).toMatchObject({ Version: 'AICCv0.1', RingID: 'ring-mock', KeyID: 'key-mock' });
+  });
+
   it('refuses half a pair when the client is made', () => {
     expect(() => createEncryptedFetch({ accessKey: AK })).toThrow(OpenApiError);
     expect(() => createEncryptedFetch({ secretKey: SK })).toThrow(/accessKey is missing/);

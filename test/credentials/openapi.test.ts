@@ -3,6 +3,8 @@
  * mock server's OpenAPI (which checks every signature), with an injected clock for expiry.
  */
 import { X509Certificate } from 'node:crypto';
+import fc from 'fast-check';
+import { signOpenApiRequest } from '../../src/credentials/sign.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { certificateHttpOverFetch, type CertificateHttp } from '../../src/certificates/service.js';
 import {
@@ -130,6 +132,32 @@ describe('OpenApiClient against the mock OpenAPI', () => {
   });
 });
 
+describe('signer and the mock verifier agree', () => {
+  it('for arbitrary extra query parameters, X- headers and bodies (non-ASCII included)', async () => {
+    const { server } = await setUp();
+    const headerValue = fc.stringMatching(/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(fc.string({ unit: 'grapheme', minLength: 1 }).filter((k) => k !== 'Action' && k !== 'Version'), fc.string({ unit: 'grapheme' }), { maxKeys: 4 }),
+        fc.dictionary(fc.stringMatching(/^X-[A-Za-z0-9-]{1,12}$/), headerValue, { maxKeys: 3 }),
+        fc.string({ unit: 'grapheme' }),
+        async (extraQuery, extraHeaders, body) => {
+          const unique = Object.fromEntries(Object.entries(extraHeaders).filter(([name], i, all) => all.findIndex(([other]) => other.toLowerCase() === name.toLowerCase()) === i));
+          const signed = signOpenApiRequest(
+            { method: 'POST', url: `${server.openApiUrl}/`, query: { ...extraQuery, Action: 'GetApiKey', Version: '2024-01-01' }, headers: { 'Content-Type': 'application/json', ...unique }, body },
+            { credentials: { accessKeyId: AK, secretAccessKey: SK }, region: 'cn-beijing', service: 'ark', date: new Date() },
+          );
+          const answer = (await (await fetch(signed.url, { method: 'POST', headers: signed.headers, body })).json()) as { ResponseMetadata: { Error?: { Code: string } } };
+          // Past the signature check: the body may be refused, the signature never.
+          expect(['InvalidParameter', 'MissingParameter', undefined]).toContain(answer.ResponseMetadata.Error?.Code);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(server.openApi!.stats.refused).toBe(0);
+  });
+});
+
 describe('EndpointApiKeys: single flight and refresh before expiry (fake clock)', () => {
   it('makes one call however many requests wait', async () => {
     const { server, keys } = await setUp();
@@ -180,7 +208,14 @@ describe('EndpointApiKeys: single flight and refresh before expiry (fake clock)'
   });
 
   it('refuses answers without a usable key, never showing the key', async () => {
-    for (const result of [{ ApiKey: 'sk-secret-value', ExpiredTime: '1700000000' }, { ApiKey: '', ExpiredTime: 2e9 }, { ApiKey: 'sk-secret-value', ExpiredTime: 1 }]) {
+    const results = [
+      { ApiKey: 'sk-secret-value', ExpiredTime: '1700000000' },
+      { ApiKey: '', ExpiredTime: 2e9 },
+      { ApiKey: 'sk-secret-value', ExpiredTime: 1 },
+      { ApiKey: 'sk-secret-value\r\nX-Injected: 1', ExpiredTime: 2e9 },
+      { ApiKey: ['sk-secret-value'], ExpiredTime: 2e9 },
+    ];
+    for (const result of results) {
       const http: CertificateHttp = async () => ({ status: 200, text: JSON.stringify({ ResponseMetadata: { RequestId: 'r1' }, Result: result }) });
       const client = new OpenApiClient({ credentials: { accessKeyId: AK, secretAccessKey: SK }, region: 'cn-beijing', url: 'https://open.example', http, now: Date.now });
       const keys = new EndpointApiKeys({ client, now: Date.now, timeoutMs: 1000, onWarning: () => {} });

@@ -5,13 +5,19 @@
  * (endpoint-certificate.ts) instead of from the inference gateway. A request that carries its own
  * `Authorization` is left as it is, and its certificate comes from the certificate service with
  * that key, as the SDK does when it has an API key.
+ *
+ * The access-key path has a CertificateSource of its own (same options, same disk cache, same
+ * trust checks), whose memory is not shared with the gateway path and whose cache reads count
+ * only a file that holds the control plane's chain and verifies against it: a certificate that
+ * came from the gateway is never used on this path.
  */
-import type { CertificateNeed } from '../certificates/source.js';
-import { fetchCertificatePem, type CertificateHttp } from '../certificates/service.js';
+import type { CachedCertificate, CertificateStore } from '../certificates/disk-cache.js';
+import type { CertificateHttp } from '../certificates/service.js';
+import { CertificateSource, type CertificateSourceOptions } from '../certificates/source.js';
 import { OpenApiError } from '../errors.js';
 import { environment } from '../runtime.js';
 import { EndpointApiKeys } from './api-keys.js';
-import { fetchEndpointCertificate } from './endpoint-certificate.js';
+import { fetchEndpointCertificate, verifyControlPlaneChain } from './endpoint-certificate.js';
 import { DEFAULT_OPENAPI_URL, DEFAULT_REGION, OpenApiClient } from './openapi.js';
 import type { AccessKeyCredentials } from './sign.js';
 
@@ -61,13 +67,35 @@ export function ownAuthorization(headers: Headers): string | undefined {
 
 export interface AccessKeyAuthSettings {
   http: CertificateHttp;
+  /** The options of the gateway path's CertificateSource, reused for the access-key path's. */
+  certificates: CertificateSourceOptions;
   timeoutMs: number;
   onWarning: (message: string) => void;
   now?: () => number;
 }
 
+/** `store`, reading only files that hold a control plane chain that verifies now. */
+function controlPlaneOnly(store: CertificateStore | undefined, now: () => number): CertificateStore | undefined {
+  if (store === undefined) return undefined;
+  return {
+    async read(model: string): Promise<CachedCertificate | undefined> {
+      const cached = await store.read(model);
+      if (cached === undefined) return undefined;
+      const verified = await verifyControlPlaneChain(cached.pem, now(), `the cached certificate of model "${model}"`).then(
+        () => true,
+        () => false,
+      );
+      return verified ? cached : undefined; // fetched again, and written over
+    },
+    write: (model, pem) => store.write(model, pem),
+    remove: (model) => store.remove(model),
+  };
+}
+
 export class AccessKeyAuth {
   readonly apiKeys: EndpointApiKeys;
+  /** Certificates of the access-key path: GetEndpointCertificate, then the shared caches. */
+  readonly certificates: CertificateSource;
   private readonly client: OpenApiClient;
   private readonly now: () => number;
 
@@ -81,6 +109,12 @@ export class AccessKeyAuth {
     if (!/^[a-z0-9-]+$/.test(region)) throw new OpenApiError(`region "${region}" is not a Volcengine region name (e.g. cn-beijing)`);
     this.client = new OpenApiClient({ credentials, region, url: options.openApiUrl ?? DEFAULT_OPENAPI_URL, http: settings.http, now: this.now });
     this.apiKeys = new EndpointApiKeys({ client: this.client, now: this.now, timeoutMs: settings.timeoutMs, onWarning: settings.onWarning });
+    const shared = settings.certificates;
+    this.certificates = new CertificateSource({
+      ...shared,
+      store: controlPlaneOnly(shared.store, this.now),
+      fetchPem: (need, signal) => fetchEndpointCertificate(this.client, { model: need.model, aicc: need.aicc, signal, now: this.now() }),
+    });
   }
 
   /** The access-key path for `options`, or `undefined` when no access keys are set. */
@@ -94,13 +128,4 @@ export class AccessKeyAuth {
     const project = headers.get(HEADER_PROJECT_NAME) ?? this.options.projectName;
     return this.apiKeys.get(model, project, signal);
   }
-
-  /**
-   * The certificate fetch for CertificateSource: GetEndpointCertificate for a request without an
-   * API key of its own, the certificate service with the request's key otherwise.
-   */
-  readonly fetchPem = (need: CertificateNeed, signal: AbortSignal): Promise<string> => {
-    if (need.authorization !== undefined) return fetchCertificatePem(this.settings.http, { ...need, signal });
-    return fetchEndpointCertificate(this.client, { model: need.model, aicc: need.aicc, signal, now: this.now() });
-  };
 }

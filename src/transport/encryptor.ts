@@ -3,7 +3,7 @@
  * asked for encryption, in one place: check it is a chat completion, get the certificate, make
  * the session, encrypt the body, set the headers; then decrypt the answer. Only the edges differ.
  */
-import { CertificateSource, type CertificateOption } from '../certificates/source.js';
+import { CertificateSource, type CertificateOption, type CertificateSourceOptions } from '../certificates/source.js';
 import type { CertificateHttp } from '../certificates/service.js';
 import { CertificateTrust } from '../certificates/trust.js';
 import { AccessKeyAuth, ownAuthorization, type AccessKeyOptions } from '../credentials/access-keys.js';
@@ -106,8 +106,7 @@ export class ArkEncryptor {
     // The disk cache is Node's (installed by the Node entry); elsewhere certificates stay in memory.
     const platform = nodePlatform();
     const cacheDir = options.cacheDir === undefined ? platform?.defaultCacheDir() : options.cacheDir;
-    this.accessKeys = AccessKeyAuth.from(options, { http, timeoutMs: options.certificateTimeout ?? 30_000, onWarning: this.warn });
-    this.source = new CertificateSource({
+    const sourceOptions: CertificateSourceOptions = {
       certificate: options.certificate ?? certificateFromEnvironment(),
       store: cacheDir ? platform?.createDiskCache(cacheDir, this.warn) : undefined,
       // The default folder is shared with the official SDKs and holds Ark's certificates; a
@@ -115,10 +114,12 @@ export class ArkEncryptor {
       // it there under a model name would only break the next run. An explicit cacheDir caches all.
       storesFor: options.cacheDir === undefined ? (baseUrl) => !isLoopback(baseUrl) : undefined,
       http,
-      fetchPem: this.accessKeys?.fetchPem,
       timeoutMs: options.certificateTimeout,
       trust: CertificateTrust.from(options),
-    });
+    };
+    this.source = new CertificateSource(sourceOptions);
+    const timeoutMs = options.certificateTimeout ?? 30_000;
+    this.accessKeys = AccessKeyAuth.from(options, { http, certificates: sourceOptions, timeoutMs, onWarning: this.warn });
     this.sessions = new SessionPool({ size: options.sessionPool, aicc: this.aicc, backend: options.backend });
   }
 
@@ -154,7 +155,9 @@ export class ArkEncryptor {
     // Access keys: a request without an API key of its own gets the endpoint's short-lived one.
     const authorization = this.accessKeys ? ownAuthorization(request.headers) : (request.headers.get('authorization') ?? undefined);
     const [certificate, apiKey] = await Promise.all([
-      this.source.get({ model: body.model, aicc: this.aicc, baseUrl, authorization, signal: request.signal }),
+      (authorization === undefined && this.accessKeys ? this.accessKeys.certificates : this.source).get({
+        model: body.model, aicc: this.aicc, baseUrl, authorization, signal: request.signal,
+      }),
       authorization === undefined ? this.accessKeys?.apiKey(body.model, request.headers, request.signal) : undefined,
     ]);
     this.replaced(`${baseUrl}\n${body.model}`, certificate);

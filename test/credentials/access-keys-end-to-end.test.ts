@@ -3,7 +3,7 @@
  * proxy, with accessKey / secretKey (or VOLC_ACCESSKEY / VOLC_SECRETKEY), against the mock
  * server's OpenAPI and chat endpoint. Nothing reaches the chat endpoint when the OpenAPI refuses.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request as undiciRequest } from 'undici';
@@ -11,7 +11,7 @@ import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createEncryptedFetch, arkEncryption, OpenApiError, InvalidCertificateError } from '../../src/index.js';
 import { startEncryptingProxy, type EncryptingProxy } from '../../src/transport/proxy.js';
-import { startMockArkServer, mockAnswerText, type MockArkServer } from '../../src/testing/index.js';
+import { createMockCertificate, createMockPcaChain, startMockArkServer, mockAnswerText, type MockArkServer } from '../../src/testing/index.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
 
 const AK = 'AKLTe2eaccesskey';
@@ -124,7 +124,8 @@ describe('createEncryptedFetch with access keys', () => {
       const options = { accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir };
       expect((await ask(createEncryptedFetch(options), s)).status).toBe(200);
       const cached = await readFile(join(cacheDir, `${MODEL}.pem`), 'utf8');
-      expect(cached).toBe(`${s.openApi!.chain.instancePem.trim()}\n${s.openApi!.chain.subCaPem.trim()}\n`);
+      const { instancePem, subCaPem, rootPem } = s.openApi!.chain;
+      expect(cached).toBe(`${instancePem.trim()}\n${subCaPem.trim()}\n${rootPem.trim()}\n`);
       expect((await ask(createEncryptedFetch(options), s)).status).toBe(200);
       expect(s.openApi!.stats.getEndpointCertificate).toBe(1);
       expect(s.openApi!.stats.getApiKey).toBe(2); // keys are per client, in memory only
@@ -144,6 +145,28 @@ describe('createEncryptedFetch with access keys', () => {
     const certificateCall = s.requests.find((r) => r.path.includes('GetEndpointCertificate'))!;
     expect(JSON.parse(certificateCall.body)).toEqual({ Id: MODEL, Type: 'AICCv0.1' });
     expect(JSON.parse(chatRequests(s)[0]!.headers['x-encrypt-info']!)).toMatchObject({ Version: 'AICCv0.1', RingID: 'ring-mock', KeyID: 'key-mock' });
+  });
+
+  it('never uses a certificate that came from the gateway: not from memory, not from the disk cache', async () => {
+    const s = await mock({ apiKey: 'own-key' });
+    const cacheDir = await mkdtemp(join(tmpdir(), 'ark-e2ee-ak-cache-'));
+    try {
+      const encryptedFetch = createEncryptedFetch({ accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir });
+      // An API-key call first: the gateway's certificate, in memory and on disk.
+      expect((await ask(encryptedFetch, s, { authorization: 'Bearer own-key' })).status).toBe(200);
+      expect(await readFile(join(cacheDir, `${MODEL}.pem`), 'utf8')).toBe(s.certificatePem);
+      // An access-key call then asks the control plane all the same, and replaces the file.
+      expect((await ask(encryptedFetch, s)).status).toBe(200);
+      expect(s.openApi!.stats.getEndpointCertificate).toBe(1);
+      expect(await readFile(join(cacheDir, `${MODEL}.pem`), 'utf8')).toContain(s.openApi!.chain.rootPem.trim());
+      // A cached chain that does not verify is not used either.
+      const other = createMockPcaChain(createMockCertificate());
+      await writeFile(join(cacheDir, `${MODEL}.pem`), `${s.openApi!.chain.instancePem}${other.subCaPem}${other.rootPem}`, { mode: 0o600 });
+      expect((await ask(createEncryptedFetch({ accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir }), s)).status).toBe(200);
+      expect(s.openApi!.stats.getEndpointCertificate).toBe(2);
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
   });
 
   it('refuses half a pair when the client is made', () => {

@@ -282,7 +282,8 @@ describe('GetEndpointCertificate', () => {
   it('gives the model certificate and its sub-CA, verified against the answer chain', async () => {
     const { server, client } = await setUp();
     const pem = await fetchEndpointCertificate(client, { model: ENDPOINT, aicc: false, signal: AbortSignal.timeout(5000), now: Date.now() });
-    const [model, sub] = pem.split(/(?<=-----END CERTIFICATE-----)\n/);
+    const [model, sub, root] = pem.split(/(?<=-----END CERTIFICATE-----)\n/);
+    expect(root!.trim()).toBe(server.openApi!.chain.rootPem.trim());
     expect(new X509Certificate(model!).publicKey.export({ format: 'jwk' })).toEqual(server.certificate.publicKey.export({ format: 'jwk' }));
     expect(new X509Certificate(model!).checkIssued(new X509Certificate(sub!))).toBe(true);
     expect(JSON.parse(server.requests[0]!.body)).toEqual({ Id: ENDPOINT });
@@ -301,7 +302,13 @@ describe('GetEndpointCertificate', () => {
     const { client } = await setUp({}, { certificate: mockCertificate, openApi: { accessKey: AK, secretKey: SK, chain: { ...ours, rootPem: theirs.rootPem } } });
     const fetching = fetchEndpointCertificate(client, { model: ENDPOINT, aicc: false, signal: AbortSignal.timeout(5000), now: Date.now() });
     await expect(fetching).rejects.toThrow(InvalidCertificateError);
-    await expect(fetching).rejects.toThrow(/own CA chain/);
+    await expect(fetching).rejects.toThrow(/against the CA chain GetEndpointCertificate gave with it/);
+  });
+
+  it('refuses a chain that repeats a certificate (a self-signed model certificate as its own root)', async () => {
+    const self = createMockCertificate();
+    const { client } = await setUp({}, { certificate: self, openApi: { accessKey: AK, secretKey: SK, chain: { instancePem: self.certificatePem, subCaPem: self.certificatePem, rootPem: self.certificatePem } } });
+    await expect(fetchEndpointCertificate(client, { model: ENDPOINT, aicc: false, signal: AbortSignal.timeout(5000), now: Date.now() })).rejects.toThrow(/repeats/);
   });
 
   it('refuses an answer without its chain', async () => {

@@ -168,7 +168,7 @@ export async function startMockArkServer(options: MockArkServerOptions = {}): Pr
   const openApi = options.openApi === undefined ? undefined : createMockOpenApi(options.openApi, certificate);
   const authorize = (headers: Record<string, string>): void => {
     if (openApi?.accepts(headers['authorization'])) return;
-    if ((options.apiKey === undefined && openApi === undefined) || headers['authorization'] === `Bearer ${options.apiKey}`) return;
+    if (options.apiKey === undefined ? openApi === undefined : headers['authorization'] === `Bearer ${options.apiKey}`) return;
     throw new MockRequestError(401, 'AuthenticationError',
       'The API key in the request is missing or invalid.', 'Unauthorized');
   };

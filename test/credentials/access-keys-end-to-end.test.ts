@@ -169,6 +169,19 @@ describe('createEncryptedFetch with access keys', () => {
     }
   });
 
+  it('the mock chat endpoint takes only keys GetApiKey gave, while they last', async () => {
+    const s = await mock();
+    const plain = (authorization?: string) =>
+      fetch(`${s.url}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }),
+      });
+    for (const authorization of [undefined, 'Bearer undefined', 'Bearer mock-sts-made-up']) {
+      expect((await plain(authorization)).status).toBe(401);
+    }
+  });
+
   it('refuses half a pair when the client is made', () => {
     expect(() => createEncryptedFetch({ accessKey: AK })).toThrow(OpenApiError);
     expect(() => createEncryptedFetch({ secretKey: SK })).toThrow(/accessKey is missing/);

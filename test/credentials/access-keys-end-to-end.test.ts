@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Agent, request as undiciRequest } from 'undici';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createEncryptedFetch, arkEncryption, OpenApiError, InvalidCertificateError } from '../../src/index.js';
+import { arkEncryption, certificateKeyPin, createEncryptedFetch, InvalidCertificateError, OpenApiError } from '../../src/index.js';
 import { startEncryptingProxy, type EncryptingProxy } from '../../src/transport/proxy.js';
 import { createMockCertificate, createMockPcaChain, startMockArkServer, mockAnswerText, type MockArkServer } from '../../src/testing/index.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
@@ -180,6 +180,15 @@ describe('createEncryptedFetch with access keys', () => {
     for (const authorization of [undefined, 'Bearer undefined', 'Bearer mock-sts-made-up']) {
       expect((await plain(authorization)).status).toBe(401);
     }
+  });
+
+  it('checks pinnedKeys on this path too', async () => {
+    const s = await mock();
+    const base = { accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false as const };
+    const pin = await certificateKeyPin(s.certificatePem); // the instance certificate has the same key
+    expect((await ask(createEncryptedFetch({ ...base, pinnedKeys: [pin] }), s)).status).toBe(200);
+    await expect(ask(createEncryptedFetch({ ...base, pinnedKeys: [Buffer.alloc(32, 7).toString('base64')] }), s)).rejects.toThrow(InvalidCertificateError);
+    expect(chatRequests(s)).toHaveLength(1);
   });
 
   it('refuses half a pair when the client is made', () => {

@@ -57,7 +57,7 @@ export function accessKeyCredentials(options: AccessKeyOptions): AccessKeyCreden
 
 /**
  * The request's own `Authorization`, or `undefined` when it has none: absent, or a bearer token
- * that is empty (what `new OpenAI({ apiKey: '' })` sends).
+ * that is empty (what a client set up with an empty API key sends).
  */
 export function ownAuthorization(headers: Headers): string | undefined {
   const value = headers.get('authorization');
@@ -102,7 +102,7 @@ export class AccessKeyAuth {
   private constructor(
     credentials: AccessKeyCredentials,
     private readonly options: AccessKeyOptions,
-    private readonly settings: AccessKeyAuthSettings,
+    settings: AccessKeyAuthSettings,
   ) {
     this.now = settings.now ?? Date.now;
     const region = options.region ?? DEFAULT_REGION;

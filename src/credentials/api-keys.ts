@@ -60,6 +60,7 @@ export class EndpointApiKeys {
     if (held !== undefined && left >= API_KEY_ADVISORY_REFRESH_MS) return held.key;
     if (held !== undefined && left >= API_KEY_MANDATORY_REFRESH_MS) {
       // Still good for a while: refresh behind this request, keep the key if that fails.
+      if (this.flights.has(id)) return held.key;
       this.refresh(id, model, resourceType, project).catch((error: unknown) => {
         this.options.onWarning(`refreshing the API key of "${model}" failed, the current one is used until it is due: ${(error as Error).message}`);
       });

@@ -113,7 +113,8 @@ export class EndpointApiKeys {
     const expired = result.ExpiredTime;
     if (typeof key !== 'string' || key === '' || /[^\x21-\x7e]/.test(key)) throw client.malformed(action, 'has no usable ApiKey');
     if (typeof expired !== 'number' || !Number.isSafeInteger(expired)) throw client.malformed(action, 'has no ExpiredTime in Unix seconds');
-    const expiresMs = expired * 1000;
+    // Never trusted past what was asked for (an ExpiredTime in ms, say, would never refresh).
+    const expiresMs = Math.min(expired * 1000, now() + API_KEY_DURATION_SECONDS * 1000);
     if (expiresMs - now() < API_KEY_MANDATORY_REFRESH_MS) {
       throw client.malformed(action, `gives a key that expires at ${new Date(expiresMs).toISOString()}, too soon to use (check the clock)`);
     }

@@ -208,6 +208,21 @@ describe('EndpointApiKeys: single flight and refresh before expiry (fake clock)'
     await expect(keys.get(ENDPOINT, undefined)).rejects.toThrow(OpenApiError);
   });
 
+  it('never keeps a key longer than it asked for, whatever ExpiredTime says', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    const http: CertificateHttp = async () => {
+      calls += 1;
+      // Milliseconds where seconds are due: ~55 000 years ahead if taken at its word.
+      return { status: 200, text: JSON.stringify({ ResponseMetadata: { RequestId: 'r' }, Result: { ApiKey: `k${calls}`, ExpiredTime: clock.now() } }) };
+    };
+    const client = new OpenApiClient({ credentials: { accessKeyId: AK, secretAccessKey: SK }, region: 'cn-beijing', url: 'https://open.example', http, now: clock.now });
+    const keys = new EndpointApiKeys({ client, now: clock.now, timeoutMs: 1000, onWarning: () => {} });
+    expect(await keys.get(ENDPOINT, undefined)).toBe('k1');
+    clock.advance(API_KEY_DURATION_SECONDS * 1000 - API_KEY_MANDATORY_REFRESH_MS + 1000);
+    expect(await keys.get(ENDPOINT, undefined)).toBe('k2');
+  });
+
   it('refuses answers without a usable key, never showing the key', async () => {
     const results = [
       { ApiKey: 'sk-secret-value', ExpiredTime: '1700000000' },

@@ -50,6 +50,18 @@ async function fingerprint(pem) {
 /** Prints the wire view of the chat exchanges since `from`. */
 async function showWire(exchanges, from) {
   for (const exchange of exchanges.slice(from)) {
+    const action = /[?&]Action=(\w+)/.exec(exchange.url)?.[1];
+    if (action) {
+      const signature = exchange.headers.get('authorization')?.replace(/Signature=\w+/, 'Signature=…');
+      console.log(dim(`   OpenAPI ${action}, ${signature}`));
+      const result = JSON.parse(await exchange.answer).Result ?? {};
+      if (result.ExpiredTime) console.log(dim(`   → a short-lived API key for the endpoint, valid to ${new Date(result.ExpiredTime * 1000).toISOString().slice(0, 10)}`));
+      if (result.PCAInstanceCertificate) {
+        const { sha256 } = await fingerprint(result.PCAInstanceCertificate);
+        console.log(dim(`   → the model certificate, key SHA-256 ${sha256.slice(0, 23)}…, with its sub-CA and root (chain checked)`));
+      }
+      continue;
+    }
     if (exchange.url.endsWith('/e2e/get/certificate')) {
       const text = await exchange.answer;
       try {
@@ -96,7 +108,8 @@ const plain = (text) => `   ${green('✓ decrypted')} ${text}`;
 
 async function main() {
   const real = Boolean(process.env.ARK_API_KEY && process.env.ARK_MODEL);
-  const server = real ? undefined : await startMockArkServer({ apiKey: 'demo-key' });
+  const accessKeys = { accessKey: 'AKLTdemo', secretKey: 'demo-secret' };
+  const server = real ? undefined : await startMockArkServer({ apiKey: 'demo-key', openApi: accessKeys });
   const baseURL = real ? (process.env.ARK_BASE_URL ?? 'https://ark.cn-beijing.volces.com/api/v3') : server.url;
   const model = real ? process.env.ARK_MODEL : 'mock-pieces';
   const { exchanges, fetchOnWire } = wireRecorder();
@@ -188,6 +201,22 @@ async function main() {
         console.log(`   ${yellow('✓ refused before sending:')} ${typed?.code}`);
       }
     });
+    if (server) {
+      await scenario('9. Access keys instead of an API key (signed OpenAPI calls for the key and the certificate)', exchanges, async () => {
+        const viaAccessKeys = new OpenAI({
+          apiKey: 'unused',
+          defaultHeaders: { Authorization: null },
+          baseURL,
+          maxRetries: 0,
+          fetch: createEncryptedFetch({ fetch: fetchOnWire, cacheDir: false, ...accessKeys, openApiUrl: server.openApiUrl }),
+        });
+        const completion = await viaAccessKeys.chat.completions.create(
+          { model: 'ep-20260101-demo', messages: [{ role: 'user', content: QUESTION }] },
+          encrypted,
+        );
+        console.log(plain(completion.choices[0].message.content));
+      });
+    }
     if (warnings.length > 0) console.log(dim(`\nwarnings: ${warnings.join('; ')}`));
     if (server) {
       const leaked = server.requests.filter((r) => r.body.includes(QUESTION)).length;

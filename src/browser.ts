@@ -13,6 +13,7 @@ export {
   EventStreamError,
   InvalidCertificateError,
   InvalidKeyError,
+  OpenApiError,
   UnsupportedContentError,
   UnsupportedRequestError,
   type ArkE2EEErrorCode,
@@ -35,3 +36,5 @@ export { createEncryptedFetch, type EncryptedFetchOptions } from './transport/en
 export type { ArkEncryptionOptions } from './transport/encryptor.js';
 export type { CertificateOption } from './certificates/source.js';
 export { certificateKeyPin } from './certificates/trust.js';
+export type { AccessKeyOptions } from './credentials/access-keys.js';
+export { signOpenApiRequest, type AccessKeyCredentials, type SignedOpenApiRequest } from './credentials/sign.js';

@@ -12,7 +12,8 @@ export type ArkE2EEErrorCode =
   | 'ERR_ARK_E2EE_INVALID_KEY'
   | 'ERR_ARK_E2EE_UNSUPPORTED_REQUEST'
   | 'ERR_ARK_E2EE_CERTIFICATE_UNAVAILABLE'
-  | 'ERR_ARK_E2EE_STREAM';
+  | 'ERR_ARK_E2EE_STREAM'
+  | 'ERR_ARK_E2EE_OPENAPI';
 
 export class ArkE2EEError extends Error {
   static readonly code: ArkE2EEErrorCode = 'ERR_ARK_E2EE';
@@ -91,4 +92,31 @@ export class CertificateUnavailableError extends ArkE2EEError {
 /** An event stream that is not well formed (cut inside an event, data that is not JSON). */
 export class EventStreamError extends ArkE2EEError {
   static override readonly code = 'ERR_ARK_E2EE_STREAM';
+}
+
+/**
+ * A Volcengine OpenAPI call made with access keys (GetApiKey, GetEndpointCertificate) failed, or
+ * the access keys are set up wrong; nothing was sent to the chat endpoint.
+ */
+export class OpenApiError extends ArkE2EEError {
+  static override readonly code = 'ERR_ARK_E2EE_OPENAPI';
+  /** The OpenAPI action, e.g. `GetApiKey`; `undefined` for a setup problem. */
+  readonly action: string | undefined;
+  /** HTTP status of the OpenAPI's answer, when there was one. */
+  readonly status: number | undefined;
+  /** The OpenAPI's own error code (`ResponseMetadata.Error.Code`), e.g. `SignatureDoesNotMatch`. */
+  readonly openApiCode: string | undefined;
+  /** The OpenAPI's request id (`ResponseMetadata.RequestId`), for Volcengine support. */
+  readonly requestId: string | undefined;
+
+  constructor(
+    message: string,
+    details: { action?: string; status?: number; openApiCode?: string; requestId?: string; cause?: unknown } = {},
+  ) {
+    super(message, { cause: details.cause });
+    this.action = details.action;
+    this.status = details.status;
+    this.openApiCode = details.openApiCode;
+    this.requestId = details.requestId;
+  }
 }

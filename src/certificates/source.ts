@@ -28,6 +28,8 @@ export interface CertificateSourceOptions {
   /** Whether certificates of this base URL go to `store`; default: all do. */
   storesFor?: (baseUrl: string) => boolean;
   http: CertificateHttp;
+  /** Fetches the PEM instead of the certificate service (the access-key path); default: the service. */
+  fetchPem?: ((need: CertificateNeed, signal: AbortSignal) => Promise<string>) | undefined;
   /** Abort a service fetch that takes longer than this (ms). */
   timeoutMs?: number;
   now?: () => number;
@@ -230,7 +232,8 @@ export class CertificateSource {
     const timeout = AbortSignal.timeout(timeoutMs);
     const combined = AbortSignal.any([signal, timeout]);
     try {
-      const pem = await fetchCertificatePem(this.options.http, { ...need, signal: combined });
+      const { fetchPem } = this.options;
+      const pem = fetchPem ? await fetchPem(need, combined) : await fetchCertificatePem(this.options.http, { ...need, signal: combined });
       return parseModelCertificate(pem);
     } catch (error) {
       if (timeout.aborted && !signal.aborted) {

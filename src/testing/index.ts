@@ -47,3 +47,5 @@ export {
   type CertificateFault,
   type ChatFault,
 } from './faults.js';
+export { createMockOpenApi, type MockOpenApi, type MockOpenApiOptions, type MockOpenApiStats } from './openapi-mock.js';
+export { createMockPcaChain, type MockPcaChain } from './openapi-pki.js';

@@ -20,6 +20,7 @@ import { createMockCertificate, type MockCertificate, type MockCertificateOption
 import { MockRequestError, openEncryptedRequest } from './encrypted-request.js';
 import { completionBody, completionChunks, errorBody, type ResponseContext } from './responses.js';
 import { planAnswer, scenarioForModel } from './scenarios.js';
+import { createMockOpenApi, type MockOpenApi, type MockOpenApiOptions } from './openapi-mock.js';
 import { answerCertificateFault, answerWithFault, chatFaultForModel, type CertificateFault } from './faults.js';
 
 export const MOCK_API_PREFIX = '/api/v3';
@@ -43,6 +44,11 @@ export interface MockArkServerOptions extends MockCertificateOptions {
   certificate?: MockCertificate;
   /** Answer every certificate request with this fault instead of the certificate (faults.ts). */
   certificateFault?: CertificateFault;
+  /**
+   * Serve the OpenAPI actions of the access-key path at `/` (openapi-mock.ts). The chat endpoint
+   * then accepts the keys GetApiKey gave (as well as `apiKey`), and nothing else.
+   */
+  openApi?: MockOpenApiOptions;
 }
 
 export interface RecordedRequest {
@@ -76,6 +82,10 @@ export interface MockArkServer {
   /** Every request in arrival order, raw. */
   readonly requests: RecordedRequest[];
   readonly stats: MockArkServerStats;
+  /** With the `openApi` option: `http://127.0.0.1:PORT`, the `openApiUrl` to give a client. */
+  readonly openApiUrl: string | undefined;
+  /** With the `openApi` option: its CA chain, counters, and the keys it gave. */
+  readonly openApi: MockOpenApi | undefined;
   /** Same as `stats.certificateRequests`. */
   readonly certificateRequests: number;
   readonly server: Server;
@@ -155,8 +165,10 @@ export async function startMockArkServer(options: MockArkServerOptions = {}): Pr
   const stats: MockArkServerStats = { certificateRequests: 0, chatRequests: 0, encryptedRequests: 0 };
   let sequence = 0;
 
+  const openApi = options.openApi === undefined ? undefined : createMockOpenApi(options.openApi, certificate);
   const authorize = (headers: Record<string, string>): void => {
-    if (options.apiKey === undefined || headers['authorization'] === `Bearer ${options.apiKey}`) return;
+    if (openApi?.accepts(headers['authorization'])) return;
+    if (options.apiKey === undefined ? openApi === undefined : headers['authorization'] === `Bearer ${options.apiKey}`) return;
     throw new MockRequestError(401, 'AuthenticationError',
       'The API key in the request is missing or invalid.', 'Unauthorized');
   };
@@ -259,6 +271,7 @@ export async function startMockArkServer(options: MockArkServerOptions = {}): Pr
     const record: RecordedRequest = { method, path, headers, body };
     requests.push(record);
     const pathname = path.split('?')[0] ?? path;
+    if (openApi !== undefined && pathname === '/') return openApi.serve(record, response);
     const route = pathname.startsWith(`${MOCK_API_PREFIX}/`) ? pathname.slice(MOCK_API_PREFIX.length) : null;
     const known = route === CERTIFICATE_PATH || route === CHAT_COMPLETIONS_SUFFIX || route === BATCH_CHAT_COMPLETIONS_SUFFIX;
     if (!known) throw new MockRequestError(404, 'NotFound', `no such endpoint: ${method} ${pathname}`, 'NotFound');
@@ -306,6 +319,8 @@ export async function startMockArkServer(options: MockArkServerOptions = {}): Pr
     privateKey: certificate.privateKey,
     requests,
     stats,
+    openApiUrl: openApi === undefined ? undefined : `http://${urlHost(host)}:${port}`,
+    openApi,
     get certificateRequests(): number {
       return stats.certificateRequests;
     },

@@ -3,9 +3,10 @@
  * asked for encryption, in one place: check it is a chat completion, get the certificate, make
  * the session, encrypt the body, set the headers; then decrypt the answer. Only the edges differ.
  */
-import { CertificateSource, type CertificateOption } from '../certificates/source.js';
+import { CertificateSource, type CertificateOption, type CertificateSourceOptions } from '../certificates/source.js';
 import type { CertificateHttp } from '../certificates/service.js';
 import { CertificateTrust } from '../certificates/trust.js';
+import { AccessKeyAuth, ownAuthorization, type AccessKeyOptions } from '../credentials/access-keys.js';
 import type { BackendChoice } from '../crypto/backend.js';
 import { DecryptionFailedError, InvalidCertificateError, UnsupportedRequestError } from '../errors.js';
 import {
@@ -26,7 +27,7 @@ import { nodePlatform } from '../platform.js';
 import { builtinModule, environment } from '../runtime.js';
 import type * as Fs from 'node:fs/promises';
 
-export interface ArkEncryptionOptions {
+export interface ArkEncryptionOptions extends AccessKeyOptions {
   /** The model certificate: a PEM for every model, or `(model) => PEM`. Default: fetched. */
   certificate?: CertificateOption;
   /**
@@ -89,6 +90,8 @@ export class ArkEncryptor {
   private readonly aicc: boolean;
   private readonly warn: (message: string) => void;
   private readonly sessions: SessionPool;
+  /** Access keys (options or VOLC_ACCESSKEY / VOLC_SECRETKEY): the OpenAPI path; undefined without. */
+  private readonly accessKeys: AccessKeyAuth | undefined;
   /** The certificate each model (and base URL) last had, to drop the sessions of a replaced one. */
   private readonly current = new Map<string, ModelCertificate>();
 
@@ -101,7 +104,7 @@ export class ArkEncryptor {
     // The disk cache is Node's (installed by the Node entry); elsewhere certificates stay in memory.
     const platform = nodePlatform();
     const cacheDir = options.cacheDir === undefined ? platform?.defaultCacheDir() : options.cacheDir;
-    this.source = new CertificateSource({
+    const sourceOptions: CertificateSourceOptions = {
       certificate: options.certificate ?? certificateFromEnvironment(),
       store: cacheDir ? platform?.createDiskCache(cacheDir, this.warn) : undefined,
       // The default folder is shared with the official SDKs and holds Ark's certificates; a
@@ -111,7 +114,10 @@ export class ArkEncryptor {
       http,
       timeoutMs: options.certificateTimeout,
       trust: CertificateTrust.from(options),
-    });
+    };
+    this.source = new CertificateSource(sourceOptions);
+    const timeoutMs = options.certificateTimeout ?? 30_000;
+    this.accessKeys = AccessKeyAuth.from(options, { http, certificates: sourceOptions, timeoutMs, onWarning: this.warn });
     this.sessions = new SessionPool({ size: options.sessionPool, aicc: this.aicc, backend: options.backend });
   }
 
@@ -135,13 +141,14 @@ export class ArkEncryptor {
     }
     const text = typeof request.body === 'string' ? request.body : requestBodyText(request.body);
     const { body, model } = parseChatRequestBody(text);
-    const certificate = await this.source.get({
-      model,
-      aicc: this.aicc,
-      baseUrl,
-      authorization: request.headers.get('authorization') ?? undefined,
-      signal: request.signal,
-    });
+    // Access keys: a request without an API key of its own gets the endpoint's short-lived one.
+    const authorization = this.accessKeys ? ownAuthorization(request.headers) : (request.headers.get('authorization') ?? undefined);
+    const [certificate, apiKey] = await Promise.all([
+      (authorization === undefined && this.accessKeys ? this.accessKeys.certificates : this.source).get({
+        model, aicc: this.aicc, baseUrl, authorization, signal: request.signal,
+      }),
+      authorization === undefined ? this.accessKeys?.apiKey(model, request.headers, request.signal) : undefined,
+    ]);
     this.replaced(`${baseUrl}\n${model}`, certificate);
     const session = this.sessions.take(certificate);
     // The caller's onWarning, or the protocol layer's default: once per process for each kind.
@@ -151,6 +158,7 @@ export class ArkEncryptor {
     headers.set(HEADER_SESSION_TOKEN, session.token);
     headers.set(HEADER_ENCRYPT_INFO, JSON.stringify(session.encryptInfo));
     headers.delete('content-length');
+    if (apiKey !== undefined) headers.set('authorization', `Bearer ${apiKey}`);
     return { body: stringifyRequestBody(encrypted), headers, session };
   }
 

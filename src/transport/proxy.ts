@@ -37,6 +37,7 @@ import {
   UnsupportedRequestError,
 } from '../errors.js';
 import { CERTIFICATE_PATH, HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
+import { isOpenApiCall } from '../credentials/openapi.js';
 import { createEncryptedFetch } from './encrypted-fetch.js';
 import { refusePlainChat } from './chat-route.js';
 import { encryptionSwitch } from './encryption-switch.js';
@@ -216,7 +217,8 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
   const inner = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const upstreamFetch: typeof fetch = (input, init) => {
     const signal = clientSignal.getStore();
-    const certificate = String(input instanceof Request ? input.url : input).endsWith(CERTIFICATE_PATH);
+    const url = String(input instanceof Request ? input.url : input);
+    const certificate = url.endsWith(CERTIFICATE_PATH) || isOpenApiCall(url, options.openApiUrl);
     return inner(input, signal && !certificate ? { ...init, signal } : init);
   };
   const encryptedFetch = createEncryptedFetch({ ...options, fetch: upstreamFetch });

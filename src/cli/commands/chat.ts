@@ -5,12 +5,14 @@ import { parseArgs } from 'node:util';
 import { createParser } from 'eventsource-parser';
 import { createEncryptedFetch } from '../../transport/encrypted-fetch.js';
 import { UsageError, type Command } from '../command.js';
-import { apiKeyOf, baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
+import { ACCESS_KEY_HELP, ACCESS_KEY_NOTE, ACCESS_KEY_OPTIONS, accessKeysOf } from '../access-keys.js';
+import { baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
 
 const HELP = `Usage: ark-e2ee chat [--model M] [--base-url URL] [--system S] [--image FILE]… [--no-stream] [--json] QUESTION
 
 Sends QUESTION to an Ark model with application-layer encryption on, and prints the decrypted
 answer as it arrives. The API key comes from ARK_API_KEY.
+${ACCESS_KEY_NOTE}
 
   --model M        endpoint id or model id (default $ARK_MODEL)
   --base-url URL   Ark base URL (default $ARK_BASE_URL or https://ark.cn-beijing.volces.com/api/v3)
@@ -22,6 +24,7 @@ answer as it arrives. The API key comes from ARK_API_KEY.
   --aicc           AICC mode (default: VOLC_ARK_ENCRYPTION=AICC)
 ${CACHE_HELP}
 ${TRUST_HELP}
+${ACCESS_KEY_HELP}
 
 Exit codes: 0 answered; 1 the service or the encryption failed; 2 bad usage.`;
 
@@ -71,13 +74,18 @@ export const chatCommand: Command = {
         aicc: { type: 'boolean' },
         ...CACHE_OPTIONS,
         ...TRUST_OPTIONS,
+        ...ACCESS_KEY_OPTIONS,
       },
     });
     const question = positionals.join(' ');
     if (question === '') throw new UsageError('give the QUESTION to ask');
     const model = values.model ?? io.env.ARK_MODEL;
     if (!model) throw new UsageError('give --model or set ARK_MODEL');
-    const apiKey = apiKeyOf(io);
+    const accessKeys = accessKeysOf(values, io);
+    const apiKey = io.env.ARK_API_KEY;
+    if (!apiKey && accessKeys.accessKey === undefined) {
+      throw new UsageError('set ARK_API_KEY to your Ark API key, or VOLC_ACCESSKEY and VOLC_SECRETKEY to an access key pair');
+    }
     const images = await Promise.all(values.image.map(imagePart));
     const stream = !values['no-stream'] && !values.json;
     const messages = [
@@ -88,11 +96,12 @@ export const chatCommand: Command = {
       cacheDir: cacheDirOf(values),
       ...(await trustOf(values)),
       aicc: values.aicc,
+      ...accessKeys,
       onWarning: (m) => io.stderr.write(`warning: ${m}\n`),
     });
     const response = await encryptedFetch(`${baseUrlOf(values['base-url'], io)}/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'x-is-encrypted': 'true' },
+      headers: { ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}), 'content-type': 'application/json', 'x-is-encrypted': 'true' },
       body: JSON.stringify({ model, messages, stream }),
     });
     if (!response.ok) {

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { startEncryptingProxy, type ProxyLogEntry } from '../../transport/proxy.js';
 import { UsageError, type Command } from '../command.js';
+import { ACCESS_KEY_HELP, ACCESS_KEY_NOTE, ACCESS_KEY_OPTIONS, accessKeysOf } from '../access-keys.js';
 import { baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
 
 const HELP = `Usage: ark-e2ee proxy [--upstream URL] [--host H] [--port N] [--encrypt-all] [--aicc]
@@ -14,6 +15,7 @@ for is appended to the upstream's, so POST /chat/completions goes to
 up and their answers decrypted on the way down, streams as they flow; everything else passes
 through as it is. The client's Authorization header goes upstream unchanged (and is used to
 fetch the model's certificate).
+${ACCESS_KEY_NOTE}
 
   --upstream URL  the Ark base URL (default $ARK_BASE_URL, else
                   https://ark.cn-beijing.volces.com/api/v3)
@@ -26,6 +28,7 @@ fetch the model's certificate).
   --aicc          AICC mode (default: VOLC_ARK_ENCRYPTION=AICC)
 ${CACHE_HELP}
 ${TRUST_HELP}
+${ACCESS_KEY_HELP}
 
 Prints "listening on http://HOST:PORT" when ready, then one line per request on stderr
 (method, path, status, encrypted yes/no, time). Errors of its own are OpenAI-style JSON
@@ -60,6 +63,7 @@ export const proxyCommand: Command = {
         aicc: { type: 'boolean' },
         ...CACHE_OPTIONS,
         ...TRUST_OPTIONS,
+        ...ACCESS_KEY_OPTIONS,
       },
     });
     const upstream = baseUrlOf(values.upstream, io);
@@ -74,6 +78,7 @@ export const proxyCommand: Command = {
       aicc: values.aicc ?? io.env.VOLC_ARK_ENCRYPTION === 'AICC',
       cacheDir: cacheDirOf(values),
       ...(await trustOf(values)),
+      ...accessKeysOf(values, io),
       onWarning: (message) => io.stderr.write(`warning: ${message}\n`),
       onRequest: (entry) => io.stderr.write(logLine(entry)),
     });

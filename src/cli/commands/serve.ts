@@ -15,7 +15,11 @@ mock-tools, mock-reasoning, mock-content-filter, mock-429, mock-500, mock-long:<
   --host H       address to bind (default 127.0.0.1)
   --aicc         AICC mode: the certificate names a key ring and a key
   --api-key KEY  require "Authorization: Bearer KEY" (default: any key)
-  --json         print {"url", "fingerprint"} as one JSON line`;
+  --json         print {"url", "fingerprint"} as one JSON line (and "openApiUrl", see below)
+
+With VOLC_ACCESSKEY and VOLC_SECRETKEY set, it also serves the Volcengine OpenAPI actions of
+the access-key path (GetApiKey, GetEndpointCertificate) at its root, checking every signature
+against that pair, and prints that OpenAPI URL (the --openapi-url of chat and proxy).`;
 
 /**
  * The certificate's key pin (SHA-256 of its SubjectPublicKeyInfo, the value `pinnedKeys`
@@ -46,10 +50,14 @@ export const serveCommand: Command = {
       host: values.host,
       aicc: values.aicc,
       apiKey: values['api-key'],
+      ...(io.env.VOLC_ACCESSKEY && io.env.VOLC_SECRETKEY
+        ? { openApi: { accessKey: io.env.VOLC_ACCESSKEY, secretKey: io.env.VOLC_SECRETKEY } }
+        : {}),
     });
     const fingerprint = await keyFingerprint(server.certificatePem);
-    if (values.json) io.stdout.write(`${JSON.stringify({ url: server.url, fingerprint: fingerprint.hex })}\n`);
-    else io.stdout.write(`base URL ${server.url}\ncertificate key SHA-256 ${fingerprint.hex}\n`);
+    const openApiUrl = server.openApiUrl;
+    if (values.json) io.stdout.write(`${JSON.stringify({ url: server.url, fingerprint: fingerprint.hex, ...(openApiUrl ? { openApiUrl } : {}) })}\n`);
+    else io.stdout.write(`base URL ${server.url}\ncertificate key SHA-256 ${fingerprint.hex}\n${openApiUrl ? `OpenAPI URL ${openApiUrl}\n` : ''}`);
     io.stderr.write('mock Ark server running; Ctrl-C to stop\n');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);

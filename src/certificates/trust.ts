@@ -63,8 +63,23 @@ export interface TrustVerdict {
 
 /** At most this many certificates from the model's to the anchor, both included. */
 export const MAX_CHAIN_LENGTH = 5;
+/**
+ * At most this many CERTIFICATE blocks are read from the model's PEM (the model certificate and
+ * the intermediates it brings): a chain needs at most MAX_CHAIN_LENGTH - 1 of them, the rest is
+ * room for an alternative path or two. Anything longer is not a chain, and reading it costs.
+ */
+export const MAX_PEM_CERTIFICATES = 8;
+/**
+ * At most this many signature checks per verification. A chain of MAX_CHAIN_LENGTH takes 4, a
+ * few decoys or cross-certificates a few more; a bundle built to make path building explode
+ * (many certificates of one name) is refused once the budget is spent, in milliseconds.
+ */
+export const MAX_SIGNATURE_CHECKS = 16;
+/** At most this many (certificate, candidate issuer) links looked at per verification. */
+const MAX_LINKS_TRIED = 64;
 
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
+const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
+const PEM_END = '-----END CERTIFICATE-----';
 const PIN_BYTES = 32;
 const MEMO_SIZE = 64;
 
@@ -232,6 +247,10 @@ interface TrustCertificate {
   readonly issuer: Uint8Array;
   readonly subject: Uint8Array;
   readonly spki: Uint8Array;
+  /** The SPKI as a map key: one per issuer key, for the signature-check memo. */
+  readonly keyId: string;
+  /** Subject and key together (RFC 4158 loop detection): one CA, however many certificates. */
+  readonly identity: string;
   readonly signature: Uint8Array;
   readonly signatureAlgorithm: AlgorithmIdentifier;
   readonly keyAlgorithm: AlgorithmIdentifier;
@@ -247,9 +266,19 @@ interface TrustCertificate {
   readonly unknownCritical: string | undefined;
 }
 
-/** Every CERTIFICATE block of a PEM text, each as its own PEM text, in order. */
+/**
+ * Every CERTIFICATE block of a PEM text, each as its own PEM text, in order. A linear scan: a
+ * hostile text of many BEGIN lines without END costs one pass, not one pass per BEGIN.
+ */
 export function splitPemCertificates(text: string): string[] {
-  return [...text.matchAll(PEM_BLOCK)].map((match) => match[0]);
+  const blocks: string[] = [];
+  for (let begin = text.indexOf(PEM_BEGIN); begin >= 0; ) {
+    const end = text.indexOf(PEM_END, begin + PEM_BEGIN.length);
+    if (end < 0) break; // no END after this BEGIN, hence none after any later one either
+    blocks.push(text.slice(begin, end + PEM_END.length));
+    begin = text.indexOf(PEM_BEGIN, end + PEM_END.length);
+  }
+  return blocks;
 }
 
 function describeName(name: Name): string {
@@ -270,10 +299,7 @@ function dateOf(time: Time): Date {
 }
 
 function readCertificate(pemBlock: string): TrustCertificate {
-  const body = pemBlock
-    .replace('-----BEGIN CERTIFICATE-----', '')
-    .replace('-----END CERTIFICATE-----', '')
-    .replace(/\s+/g, '');
+  const body = pemBlock.slice(PEM_BEGIN.length, pemBlock.length - PEM_END.length).replace(/\s+/g, '');
   const der = decodeBase64(body);
   if (der === undefined || der.length === 0) throw new DerError('the PEM body is not valid base64');
   const outer = readTlv(der, 0);
@@ -309,12 +335,17 @@ function readCertificate(pemBlock: string): TrustCertificate {
       unknownCritical = known === undefined ? `OID ${extension.extnID}` : `${known} (OID ${extension.extnID})`;
     }
   }
+  const subject = bytesOf(der, fields[at + 4]);
+  const spki = bytesOf(der, fields[at + 5]);
+  const keyId = encodeBase64(spki);
   return {
     der,
     tbs: bytesOf(der, tbsTlv),
     issuer: bytesOf(der, fields[at + 2]),
-    subject: bytesOf(der, fields[at + 4]),
-    spki: bytesOf(der, fields[at + 5]),
+    subject,
+    spki,
+    keyId,
+    identity: `${encodeBase64(subject)} ${keyId}`,
     signature: der.slice(signatureTlv.contentStart + 1, signatureTlv.end),
     signatureAlgorithm: parsed.signatureAlgorithm,
     keyAlgorithm: tbs.subjectPublicKeyInfo.algorithm,
@@ -581,9 +612,72 @@ function deeper(best: Failure | undefined, next: Failure): Failure {
   return best === undefined || next.depth > best.depth ? next : best;
 }
 
+/** Path building ran out of its budget: the whole verification fails with this message. */
+class OverBudget extends Error {}
+
+/** What one verification may spend, and the signature checks it already made. */
+class SearchBudget {
+  signatureChecks = 0;
+  linksTried = 0;
+  /** child → issuer key → why `child` is not signed by that key (`undefined`: it is). */
+  private readonly checked = new Map<TrustCertificate, Map<string, string | undefined>>();
+
+  constructor(readonly nowMs: number) {}
+
+  /** Whether `issuer`'s key signed `child`: checked once per (child, issuer key) pair. */
+  async signature(child: TrustCertificate, issuer: TrustCertificate): Promise<string | undefined> {
+    let byKey = this.checked.get(child);
+    if (byKey === undefined) this.checked.set(child, (byKey = new Map()));
+    if (byKey.has(issuer.keyId)) return byKey.get(issuer.keyId);
+    if (this.signatureChecks >= MAX_SIGNATURE_CHECKS) {
+      throw new OverBudget(
+        `path building stopped after ${MAX_SIGNATURE_CHECKS} signature checks without reaching a trust anchor ` +
+          '(the PEM offers too many candidate issuers); give the model certificate with its own chain only',
+      );
+    }
+    this.signatureChecks++;
+    const problem = await signatureProblem(child, issuer);
+    byKey.set(issuer.keyId, problem);
+    return problem;
+  }
+
+  link(): void {
+    if (++this.linksTried > MAX_LINKS_TRIED) {
+      throw new OverBudget(
+        `path building stopped after looking at ${MAX_LINKS_TRIED} candidate issuers without reaching a trust ` +
+          'anchor; give the model certificate with its own chain only',
+      );
+    }
+  }
+}
+
+/** A remembered outcome for one PEM text: a verdict, or why it failed and while that holds. */
+type Remembered =
+  | { verdict: TrustVerdict }
+  | { why: string; fromMs: number; untilMs: number };
+
+/**
+ * The span around `nowMs` in which no certificate of `certificates` becomes valid or expires.
+ * Time enters a verification only through those comparisons, so a failure at `nowMs` is the
+ * same failure anywhere in this span.
+ */
+function steadySpan(certificates: readonly TrustCertificate[], nowMs: number): { fromMs: number; untilMs: number } {
+  let fromMs = Number.NEGATIVE_INFINITY;
+  let untilMs = Number.POSITIVE_INFINITY;
+  for (const certificate of certificates) {
+    // Valid exactly for notBefore <= now <= notAfter: changes happen at notBefore and notAfter + 1.
+    for (const edge of [certificate.notBefore.getTime(), certificate.notAfter.getTime() + 1]) {
+      if (edge <= nowMs) fromMs = Math.max(fromMs, edge);
+      else untilMs = Math.min(untilMs, edge);
+    }
+  }
+  return { fromMs, untilMs };
+}
+
 /** The configured checks; `CertificateTrust.from` gives `undefined` when nothing is configured. */
 export class CertificateTrust {
-  private readonly memo = new Map<string, TrustVerdict>();
+  /** By SHA-256 of the PEM text (a PEM can be up to a megabyte; its digest is 44 characters). */
+  private readonly memo = new Map<string, Remembered>();
 
   private constructor(
     private readonly anchors: readonly TrustCertificate[] | undefined,
@@ -613,66 +707,107 @@ export class CertificateTrust {
   /**
    * Checks the model certificate `pem` (its first CERTIFICATE block; further blocks are
    * intermediates) at `nowMs`. Throws `InvalidCertificateError` naming `subject` and what failed.
+   * The outcome is remembered for this PEM text: a success while its chain is valid, a failure
+   * until a certificate involved becomes valid or expires; either way a retry costs no signature check.
    */
   async verify(pem: string, nowMs: number, subject: string): Promise<TrustVerdict> {
-    const remembered = this.memo.get(pem);
-    if (remembered && remembered.validFromMs <= nowMs && nowMs <= remembered.validUntilMs) return remembered;
-    const fail = (why: string): never => {
-      throw new InvalidCertificateError(`${subject} is not trusted: ${why}; nothing was sent`);
-    };
+    const key = encodeBase64(new Uint8Array(await subtle().digest('SHA-256', new TextEncoder().encode(pem))));
+    const remembered = this.memo.get(key);
+    if (remembered !== undefined) {
+      if ('verdict' in remembered) {
+        const { verdict } = remembered;
+        if (verdict.validFromMs <= nowMs && nowMs <= verdict.validUntilMs) return verdict;
+      } else if (remembered.fromMs <= nowMs && nowMs < remembered.untilMs) {
+        throw notTrusted(subject, remembered.why);
+      }
+    }
+    const outcome = await this.evaluate(pem, nowMs);
+    if (this.memo.size >= MEMO_SIZE) this.memo.delete(this.memo.keys().next().value!);
+    this.memo.set(key, outcome);
+    if ('verdict' in outcome) return outcome.verdict;
+    throw notTrusted(subject, outcome.why);
+  }
+
+  /** The checks themselves, once per PEM text and time span. */
+  private async evaluate(pem: string, nowMs: number): Promise<Remembered> {
     const blocks = splitPemCertificates(pem);
+    const never = { fromMs: Number.NEGATIVE_INFINITY, untilMs: Number.POSITIVE_INFINITY };
+    if (blocks.length === 0) return { why: "it holds no '-----BEGIN CERTIFICATE-----' block", ...never };
+    if (blocks.length > MAX_PEM_CERTIFICATES) {
+      return {
+        why: `its PEM holds ${blocks.length} certificates; a chain has at most ${MAX_CHAIN_LENGTH}, and at most ` +
+          `${MAX_PEM_CERTIFICATES} are read (the model certificate first, then its own chain)`,
+        ...never,
+      };
+    }
     const certificates: TrustCertificate[] = [];
     for (const [index, block] of blocks.entries()) {
       try {
         certificates.push(readCertificate(block));
       } catch (cause) {
-        fail(`${index === 0 ? 'it' : `the extra certificate ${index + 1} of its PEM`} cannot be read (${(cause as Error).message})`);
+        const which = index === 0 ? 'it' : `the extra certificate ${index + 1} of its PEM`;
+        return { why: `${which} cannot be read (${(cause as Error).message})`, ...never };
       }
     }
-    const [leaf, ...bundled] = certificates;
-    if (leaf === undefined) return fail("it holds no '-----BEGIN CERTIFICATE-----' block");
+    const [leaf, ...bundled] = certificates as [TrustCertificate, ...TrustCertificate[]];
+    const steady = (): { fromMs: number; untilMs: number } =>
+      steadySpan([...certificates, ...this.intermediates, ...(this.anchors ?? [])], nowMs);
     const pin = await pinOf(leaf.spki);
     if (this.pins !== undefined && !this.pins.has(pin)) {
-      fail(
-        `its public key pin is "${pin}", which is not in pinnedKeys (${this.pins.size} pin(s)). ` +
+      return {
+        why: `its public key pin is "${pin}", which is not in pinnedKeys (${this.pins.size} pin(s)). ` +
           'If the model key was changed on purpose, add this pin to pinnedKeys',
-      );
+        ...never,
+      };
     }
     let chain: readonly TrustCertificate[] = [leaf];
     if (this.anchors !== undefined) {
       const leafProblem = validityProblem(leaf, nowMs) ?? leafUsageProblem(leaf) ?? criticalProblem(leaf);
-      if (leafProblem !== undefined) fail(leafProblem);
-      if (this.anchors.some((anchor) => sameBytes(anchor.der, leaf.der))) {
-        chain = [leaf]; // the model certificate is itself a trust anchor
-      } else {
-        const found = await this.search([leaf], [...bundled, ...this.intermediates], nowMs);
-        if (!Array.isArray(found)) fail((found as Failure).message);
-        chain = found as TrustCertificate[];
+      if (leafProblem !== undefined) return { why: leafProblem, ...steady() };
+      if (!this.anchors.some((anchor) => sameBytes(anchor.der, leaf.der))) {
+        // Each distinct certificate once: a PEM that repeats one adds nothing to try.
+        const pool = new Map<string, TrustCertificate>();
+        for (const certificate of [...bundled, ...this.intermediates]) {
+          if (!sameBytes(certificate.der, leaf.der)) pool.set(encodeBase64(certificate.der), certificate);
+        }
+        let found: TrustCertificate[] | Failure;
+        try {
+          found = await this.search([leaf], [...pool.values()], new SearchBudget(nowMs));
+        } catch (error) {
+          if (!(error instanceof OverBudget)) throw error;
+          return { why: error.message, ...steady() };
+        }
+        if (!Array.isArray(found)) return { why: found.message, ...steady() };
+        chain = found;
       }
     }
-    const verdict: TrustVerdict = Object.freeze({
-      pin,
-      chain: Object.freeze(chain.map((certificate) => certificate.name)),
-      validFromMs: Math.max(...chain.map((certificate) => certificate.notBefore.getTime())),
-      validUntilMs: Math.min(...chain.map((certificate) => certificate.notAfter.getTime())),
-    });
-    if (this.memo.size >= MEMO_SIZE) this.memo.clear();
-    this.memo.set(pem, verdict);
-    return verdict;
+    return {
+      verdict: Object.freeze({
+        pin,
+        chain: Object.freeze(chain.map((certificate) => certificate.name)),
+        validFromMs: Math.max(...chain.map((certificate) => certificate.notBefore.getTime())),
+        validUntilMs: Math.min(...chain.map((certificate) => certificate.notAfter.getTime())),
+      }),
+    };
   }
 
-  /** A path from `chain`'s last certificate to an anchor, or the most advanced failure. */
+  /**
+   * A path from `chain`'s last certificate to an anchor, or the most advanced failure. Bounded:
+   * at most MAX_CHAIN_LENGTH deep, no CA twice on a path (same subject and key, RFC 4158 §5.2:
+   * the loop that made 16 same-named CAs cost n⁴), each (child, issuer key) signature checked
+   * once, and the budget of `budget` (OverBudget thrown when spent).
+   */
   private async search(
     chain: readonly TrustCertificate[],
     pool: readonly TrustCertificate[],
-    nowMs: number,
+    budget: SearchBudget,
   ): Promise<TrustCertificate[] | Failure> {
     const child = chain[chain.length - 1]!;
     const link = `link ${chain.length} ("${child.name}" issued by "${child.issuerName}")`;
     const candidates = [
       ...this.anchors!.filter((anchor) => sameBytes(anchor.subject, child.issuer)).map((cert) => ({ cert, anchor: true })),
       ...pool
-        .filter((cert) => sameBytes(cert.subject, child.issuer) && !chain.some((c) => sameBytes(c.der, cert.der)))
+        .filter((cert) => sameBytes(cert.subject, child.issuer) && !chain.some((c) => c.identity === cert.identity))
         .map((cert) => ({ cert, anchor: false })),
     ];
     if (candidates.length === 0) {
@@ -687,9 +822,10 @@ export class CertificateTrust {
     }
     let best: Failure | undefined;
     for (const { cert, anchor } of candidates) {
+      budget.link();
       const problem =
-        (await signatureProblem(child, cert)) ??
-        validityProblem(cert, nowMs) ??
+        (await budget.signature(child, cert)) ??
+        validityProblem(cert, budget.nowMs) ??
         issuerProblem(cert, chain.length - 1) ??
         criticalProblem(cert);
       if (problem !== undefined) {
@@ -704,12 +840,16 @@ export class CertificateTrust {
         });
         continue;
       }
-      const found = await this.search([...chain, cert], pool, nowMs);
+      const found = await this.search([...chain, cert], pool, budget);
       if (Array.isArray(found)) return found;
-      best = deeper(best, found as Failure);
+      best = deeper(best, found);
     }
     return best!;
   }
+}
+
+function notTrusted(subject: string, why: string): InvalidCertificateError {
+  return new InvalidCertificateError(`${subject} is not trusted: ${why}; nothing was sent`);
 }
 
 function criticalProblem(certificate: TrustCertificate): string | undefined {

@@ -5,7 +5,7 @@
  */
 import { certificateHttpOverFetch } from '../certificates/service.js';
 import { HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
-import { ArkEncryptor, asksForEncryption, isEventStream, type ArkEncryptionOptions } from './encryptor.js';
+import { ArkEncryptor, asksForEncryption, isEventStream, maxCertificateBytesOf, type ArkEncryptionOptions } from './encryptor.js';
 
 export interface EncryptedFetchOptions extends ArkEncryptionOptions {
   /** The fetch to wrap; default `globalThis.fetch`. */
@@ -77,7 +77,7 @@ function rebuilt(response: Response, body: BodyInit | null): Response {
 
 export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeof fetch {
   const inner: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const encryptor = new ArkEncryptor(options, certificateHttpOverFetch(inner));
+  const encryptor = new ArkEncryptor(options, certificateHttpOverFetch(inner, { maxBytes: maxCertificateBytesOf(options) }));
 
   async function encryptedFetch(input: FetchInput, init?: FetchInit): Promise<Response> {
     if (!asksForEncryption(encryptionHeader(input, init))) return inner(input, init);

@@ -42,6 +42,12 @@ export interface ArkEncryptionOptions {
   /** Abort a certificate fetch that takes longer than this, in ms. Default 30 000. */
   certificateTimeout?: number;
   /**
+   * A certificate service answer larger than this many bytes is not read to its end: the read
+   * stops, the connection is released, and the request fails with CertificateUnavailableError.
+   * Default 1 MiB (a certificate is a few kilobytes).
+   */
+  maxCertificateBytes?: number;
+  /**
    * PEM root certificates the model certificate must chain to (signatures, validity, CA
    * constraints checked; at most 5 certificates). A string may hold several PEM blocks.
    * Whatever its source, a certificate that does not chain is refused and nothing is sent.
@@ -59,6 +65,15 @@ export interface ArkEncryptionOptions {
    * only, then forgotten). Default 4; `0` makes every handshake on its request.
    */
   sessionPool?: number;
+}
+
+/** `maxCertificateBytes`, checked: a positive whole number of bytes, or the default. */
+export function maxCertificateBytesOf(options: Pick<ArkEncryptionOptions, 'maxCertificateBytes'>): number | undefined {
+  const value = options.maxCertificateBytes;
+  if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+    throw new TypeError(`maxCertificateBytes must be a positive whole number of bytes, not ${String(value)}`);
+  }
+  return value;
 }
 
 /** Whether headers (any case) carry `x-is-encrypted: true`. */

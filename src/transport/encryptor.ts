@@ -23,8 +23,7 @@ import type { ModelCertificate } from '../protocol/certificate.js';
 import type { Session } from '../protocol/session.js';
 import { SessionPool } from '../protocol/session-pool.js';
 import { nodePlatform } from '../platform.js';
-import { builtinModule, environment } from '../runtime.js';
-import type * as Fs from 'node:fs/promises';
+import { environment } from '../runtime.js';
 
 export interface ArkEncryptionOptions {
   /** The model certificate: a PEM for every model, or `(model) => PEM`. Default: fetched. */
@@ -209,21 +208,19 @@ export class ArkEncryptor {
   }
 }
 
-/** `E2E_CERTIFICATE_PATH`, read as the official SDKs do: one PEM file for every model. */
+/**
+ * `E2E_CERTIFICATE_PATH`, as the official SDKs read it: one PEM file for every model, read with
+ * bounds and once per change (certificates/certificate-file.ts, Node only).
+ */
 function certificateFromEnvironment(): CertificateOption | undefined {
   const path = environment('E2E_CERTIFICATE_PATH');
   if (!path) return undefined;
-  return async () => {
-    const fs = builtinModule<typeof Fs>('node:fs/promises');
-    if (!fs) throw new InvalidCertificateError('E2E_CERTIFICATE_PATH is set, but this runtime has no file system');
-    try {
-      return await fs.readFile(path, 'utf8');
-    } catch (error) {
-      throw new InvalidCertificateError(
-        `cannot read the certificate named by E2E_CERTIFICATE_PATH (${path}): ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+  const reader = nodePlatform()?.certificateFile(path);
+  if (reader !== undefined) return reader;
+  return () => {
+    throw new InvalidCertificateError(
+      'E2E_CERTIFICATE_PATH is set, but this runtime has no file system: unset it, or give the certificate option',
+    );
   };
 }
 

@@ -10,7 +10,7 @@
  *   the same way);
  * - only a regular file is read: `stat` first, so a FIFO or a device is refused without being
  *   opened; then opened with O_NONBLOCK (a FIFO swapped in after the `stat` cannot block the
- *   open) and checked again on the open descriptor (`fstat`) before a byte is read;
+ *   open) and checked again on the open descriptor (`fstat`) before a byte is read; a file any user may write (o+w) is refused;
  * - at most MAX_CERTIFICATE_FILE_BYTES are read;
  * - the text must be PEM CERTIFICATE blocks and nothing else (blank lines aside): the model
  *   certificate first, then any intermediates (trust.ts reads them), at most
@@ -21,7 +21,7 @@
 import type * as Fs from 'node:fs';
 import type * as FsPromises from 'node:fs/promises';
 import { InvalidCertificateError } from '../errors.js';
-import { builtinModule } from '../runtime.js';
+import { builtinModule, nodeProcess } from '../runtime.js';
 import { MAX_PEM_CERTIFICATES } from './trust.js';
 
 /** A certificate file larger than this is refused unread: a PEM chain is a few kilobytes. */
@@ -30,8 +30,10 @@ export const MAX_CERTIFICATE_FILE_BYTES = 64 * 1024;
 const BEGIN = '-----BEGIN CERTIFICATE-----';
 const END = '-----END CERTIFICATE-----';
 const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Windows has no such mode bits (stat reports 0o666 for any writable file). */
+const WINDOWS = nodeProcess()?.platform === 'win32';
 
-type Stats = Pick<Fs.Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'> & {
+type Stats = Pick<Fs.Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs' | 'mode'> & {
   isFile(): boolean;
   isDirectory(): boolean;
   isFIFO(): boolean;
@@ -63,6 +65,10 @@ function kindOf(stats: Stats): string {
 /** Why a regular file's `stats` cannot be a certificate file, or `undefined`. */
 function statsProblem(stats: Stats): string | undefined {
   if (!stats.isFile()) return `is not a regular file (${kindOf(stats)})`;
+  // Whoever can write the file chooses who can read every request: not any local user.
+  if (!WINDOWS && (stats.mode & 0o002) !== 0) {
+    return 'can be written by any user of this machine (mode o+w); `chmod o-w` it';
+  }
   if (stats.size > MAX_CERTIFICATE_FILE_BYTES) {
     return `is ${stats.size} bytes; a certificate file is at most ${MAX_CERTIFICATE_FILE_BYTES} bytes`;
   }

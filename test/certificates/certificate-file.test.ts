@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import type * as Fs from 'node:fs/promises';
-import { appendFile, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MAX_CERTIFICATE_FILE_BYTES, certificateFileReader } from '../../src/certificates/certificate-file.js';
@@ -109,6 +109,15 @@ describe('refused, each with what to do', () => {
     const opens = countOpens();
     await refused('/dev/zero', /is not a regular file \(a character device\)/);
     expect(opens).not.toHaveBeenCalled();
+  });
+
+  it.skipIf(process.platform === 'win32')('a file any user of the machine may write (o+w): whoever writes it chooses the key', async () => {
+    const file = join(tmp, 'shared.pem');
+    await writeFile(file, PLAIN);
+    await chmod(file, 0o666);
+    await refused(file, /can be written by any user of this machine \(mode o\+w\); `chmod o-w` it/);
+    await chmod(file, 0o664);
+    expect(await certificateFileReader(file)()).toBe(PLAIN);
   });
 
   it('a folder', async () => {

@@ -420,7 +420,7 @@ describe('PEM texts with several certificates', () => {
     expect(splitPemCertificates(text).map((block) => block.trim())).toEqual([leaf.pem.trim(), intermediate.pem.trim()]);
   });
 
-  it('a megabyte of BEGIN lines with no END is one linear scan (a regex scan was quadratic: ~60 s)', () => {
+  it('a megabyte of BEGIN lines with no END is one linear scan (the regular expression before was quadratic: 16 000 lines took 11 s)', () => {
     const hostile = '-----BEGIN CERTIFICATE-----\n'.repeat(40_000);
     expect(hostile.length).toBeGreaterThan(1024 * 1024);
     expect(splitPemCertificates(hostile)).toEqual([]);

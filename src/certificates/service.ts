@@ -84,10 +84,12 @@ export function certificateHttpOverFetch(fetchFn: typeof fetch, options: { maxBy
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_CERTIFICATE_BYTES;
   return async ({ url, headers, body, signal }) => {
     const response = await fetchFn(url, { method: 'POST', headers, body, signal, redirect: 'manual' });
-    if (response.type === 'opaqueredirect' || isRedirect(response.status)) {
+    // `redirected`: a fetch that followed anyway (a wrapper that ignores `redirect`) is caught too.
+    if (response.redirected || response.type === 'opaqueredirect' || isRedirect(response.status)) {
       await response.body?.cancel().catch(() => undefined);
-      const location = response.headers.get('location') ?? undefined;
-      return location === undefined ? { status: response.status, text: '' } : { status: response.status, text: '', location };
+      const location = response.redirected ? response.url : (response.headers.get('location') ?? undefined);
+      const status = response.redirected ? 0 : response.status;
+      return location ? { status, text: '', location } : { status, text: '' };
     }
     return { status: response.status, text: await limitedText(response, maxBytes) };
   };

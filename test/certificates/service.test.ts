@@ -148,6 +148,15 @@ describe('redirects are not followed (issue 17)', () => {
     expect(cancelled).toBe(true);
   });
 
+  it('a fetch that followed the redirect anyway (redirected: true) is caught, naming where it ended', async () => {
+    const followed = new Response(JSON.stringify({ Certificate: PLAIN }), { status: 200 });
+    Object.defineProperty(followed, 'redirected', { value: true });
+    Object.defineProperty(followed, 'url', { value: 'https://elsewhere.example/e2e/get/certificate' });
+    const source = new CertificateSource({ http: certificateHttpOverFetch(async () => followed) });
+    const error = unavailable(await source.get(need).catch((caught: unknown) => caught));
+    expect(error.message).toMatch(/with a redirect to https:\/\/elsewhere\.example\/e2e\/get\/certificate, which is not followed/);
+  });
+
   it("a browser's opaque redirect answer (status 0) is a redirect too", async () => {
     const opaque = { type: 'opaqueredirect', status: 0, headers: new Headers(), body: null } as unknown as Response;
     const http = certificateHttpOverFetch(async () => opaque);

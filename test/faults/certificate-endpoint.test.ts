@@ -197,8 +197,11 @@ describe('the certificate fetch does not follow a redirect to another origin (is
     expect(chatRequestsOf(target)).toEqual([]);
   });
 
-  it("through the undici interceptor, with undici's redirect interceptor composed below it", async () => {
-    const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections: 3 }), arkEncryption({ cacheDir: false }));
+  it.each([
+    ['below', () => new Agent().compose(interceptors.redirect({ maxRedirections: 3 }), arkEncryption({ cacheDir: false }))],
+    ['above', () => new Agent().compose(arkEncryption({ cacheDir: false }), interceptors.redirect({ maxRedirections: 3 }))],
+  ])("through the undici interceptor, with undici's redirect interceptor composed %s it", async (_where, compose) => {
+    const dispatcher = compose();
     try {
       const pending = undiciRequest(`${redirectorUrl}/chat/completions`, {
         dispatcher,

@@ -4,12 +4,9 @@
  * 521, RSA PKCS#1 v1.5 and PSS with SHA-2, Ed25519; SHA-1 and MD5 refused), and the key pin.
  * Runtime-neutral: Node ≥ 20, browsers and edge runtimes all have WebCrypto.
  */
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
-
 import { InvalidCertificateError } from '../errors.js';
 import { encodeBase64 } from '../protocol/base64.js';
-import { childrenOf, ecdsaRawSignature, readTlv } from './der.js';
+import { DerError, childrenOf, decodeOid, ecdsaRawSignature, readTlv } from '../protocol/der.js';
 import type { TrustCertificate } from './trust-certificate.js';
 
 const OID = {
@@ -74,13 +71,15 @@ export async function pinOf(spki: Uint8Array): Promise<string> {
   return encodeBase64(new Uint8Array(digest));
 }
 
-function oidOfAlgorithm(der: ArrayBuffer | null | undefined): string | undefined {
-  if (!(der instanceof ArrayBuffer)) return undefined;
-  try {
-    return AsnConvert.parse(der, AlgorithmIdentifier).algorithm;
-  } catch {
-    return undefined;
-  }
+/** The OID of a DER AlgorithmIdentifier `SEQUENCE { OID, parameters OPTIONAL }`, and its parameters' bytes. */
+function algorithmOf(der: Uint8Array): { oid: string | undefined; parameters: Uint8Array | undefined } {
+  const sequence = readTlv(der, 0);
+  if (sequence.tag !== 0x30) throw new DerError('an AlgorithmIdentifier is not a SEQUENCE');
+  const [oid, parameters] = childrenOf(der, sequence);
+  return {
+    oid: oid === undefined ? undefined : decodeOid(der.subarray(oid.start, oid.end)),
+    parameters: parameters === undefined ? undefined : der.subarray(parameters.start, parameters.end),
+  };
 }
 
 /** RSASSA-PSS-params → WebCrypto's hash and salt length; a reason string when unsupported. */
@@ -95,13 +94,13 @@ function pssParameters(parameters: ArrayBuffer | null | undefined): { hash: Hash
     if (sequence.tag !== 0x30) return 'malformed RSASSA-PSS parameters';
     for (const field of childrenOf(der, sequence)) {
       const inner = readTlv(der, field.contentStart, field.end);
-      const innerBytes = der.slice(inner.start, inner.end);
+      const innerBytes = der.subarray(inner.start, inner.end);
       if (field.tag === 0xa0) {
-        hashOid = AsnConvert.parse(innerBytes.buffer, AlgorithmIdentifier).algorithm;
+        hashOid = algorithmOf(innerBytes).oid ?? '';
       } else if (field.tag === 0xa1) {
-        const mgf = AsnConvert.parse(innerBytes.buffer, AlgorithmIdentifier);
-        if (mgf.algorithm !== OID.mgf1) return `RSASSA-PSS mask generation ${mgf.algorithm} is not MGF1`;
-        mgfHashOid = oidOfAlgorithm(mgf.parameters) ?? '';
+        const mgf = algorithmOf(innerBytes);
+        if (mgf.oid !== OID.mgf1) return `RSASSA-PSS mask generation ${mgf.oid ?? '(unreadable)'} is not MGF1`;
+        mgfHashOid = mgf.parameters === undefined ? '' : (algorithmOf(mgf.parameters).oid ?? '');
       } else if (field.tag === 0xa2) {
         if (inner.tag !== 0x02 || inner.end - inner.contentStart > 2) return 'bad RSASSA-PSS salt length';
         saltLength = 0;
@@ -172,16 +171,7 @@ function planFor(child: TrustCertificate, issuer: TrustCertificate): VerifyPlan 
 }
 
 function oidOfCurve(parameters: ArrayBuffer | null | undefined): string | undefined {
-  if (!(parameters instanceof ArrayBuffer)) return undefined;
-  const der = new Uint8Array(parameters);
-  if (der[0] !== 0x06) return undefined;
-  // Reuse the AlgorithmIdentifier parser: wrap the OID in a SEQUENCE.
-  const wrapped = new Uint8Array(der.length + 2);
-  if (der.length > 127) return undefined;
-  wrapped[0] = 0x30;
-  wrapped[1] = der.length;
-  wrapped.set(der, 2);
-  return oidOfAlgorithm(wrapped.buffer);
+  return parameters instanceof ArrayBuffer ? decodeOid(new Uint8Array(parameters)) : undefined;
 }
 
 /** `undefined` when `issuer`'s key verifies `child`'s signature; otherwise why not. */

@@ -23,7 +23,7 @@ import {
 } from '@peculiar/asn1-x509';
 
 import { decodeBase64, encodeBase64 } from '../protocol/base64.js';
-import { DerError, bytesOf, childrenOf, readTlv, sameBytes } from './der.js';
+import { DerError, bytesOf, childrenOf, readTlv, sameBytes } from '../protocol/der.js';
 
 const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
 const PEM_END = '-----END CERTIFICATE-----';

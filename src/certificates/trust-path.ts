@@ -5,7 +5,7 @@
  * (certificate, issuer key) signature checked once, at most MAX_SIGNATURE_CHECKS checks and
  * MAX_LINKS_TRIED candidate issuers per verification (OverBudget when spent).
  */
-import { sameBytes } from './der.js';
+import { sameBytes } from '../protocol/der.js';
 import { signatureProblem } from './signature.js';
 import { criticalProblem, issuerProblem, validityProblem, type TrustCertificate } from './trust-certificate.js';
 

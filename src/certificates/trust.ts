@@ -18,7 +18,7 @@
  */
 import { InvalidCertificateError } from '../errors.js';
 import { decodeBase64, encodeBase64 } from '../protocol/base64.js';
-import { sameBytes } from './der.js';
+import { sameBytes } from '../protocol/der.js';
 import { pinOf, subtle } from './signature.js';
 import {
   criticalProblem,

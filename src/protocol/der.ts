@@ -1,7 +1,8 @@
 /**
- * The few DER reads the trust checks need beyond what @peculiar/asn1-x509 gives: the exact bytes
- * of a field (what was signed, the names compared byte for byte, the key a pin is taken of),
- * read strictly (minimal lengths, nothing past the end), and an ECDSA signature's r and s.
+ * The few DER reads the certificate code needs beyond what @peculiar/asn1-x509 gives: the exact
+ * bytes of a field (what was signed, the names compared byte for byte, the key a pin is taken
+ * of), read strictly (minimal lengths, nothing past the end), an OBJECT IDENTIFIER, and an ECDSA
+ * signature's r and s. Pure: no I/O, runs anywhere.
  */
 
 export interface Tlv {
@@ -77,4 +78,25 @@ export function ecdsaRawSignature(der: Uint8Array, size: number): Uint8Array | u
   } catch {
     return undefined;
   }
+}
+
+/** `06 len arcs` → dotted OID; `undefined` when the bytes are not one OBJECT IDENTIFIER. */
+export function decodeOid(der: Uint8Array): string | undefined {
+  if (der.length < 3 || der[0] !== 0x06 || der[1] !== der.length - 2 || (der[1] ?? 0) >= 0x80) return undefined;
+  const arcs: number[] = [];
+  let value = 0;
+  for (let i = 2; i < der.length; i++) {
+    const byte = der[i] ?? 0;
+    if (value === 0 && byte === 0x80) return undefined; // non-minimal encoding
+    value = value * 128 + (byte & 0x7f);
+    if (value > Number.MAX_SAFE_INTEGER / 128) return undefined;
+    if ((byte & 0x80) === 0) {
+      if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
+      else arcs.push(value);
+      value = 0;
+    } else if (i === der.length - 1) {
+      return undefined;
+    }
+  }
+  return arcs.join('.');
 }

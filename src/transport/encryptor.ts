@@ -66,7 +66,7 @@ export interface ArkEncryptionOptions {
   sessionPool?: number;
 }
 
-/** `maxCertificateBytes`, checked: a positive whole number of bytes, or the default. */
+/** `maxCertificateBytes`, checked: a positive whole number of bytes, or `undefined` for the default. */
 export function maxCertificateBytesOf(options: Pick<ArkEncryptionOptions, 'maxCertificateBytes'>): number | undefined {
   const value = options.maxCertificateBytes;
   if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {

@@ -15,6 +15,8 @@ export interface NodePlatform {
   defaultCacheDir(): string | undefined;
   /** The disk certificate cache over `dir`, or `undefined` where there is no file system. */
   createDiskCache(dir: string, warn: (message: string) => void): CertificateStore | undefined;
+  /** The reader of the `E2E_CERTIFICATE_PATH` file (certificates/certificate-file.ts). */
+  certificateFile(path: string): () => Promise<string>;
 }
 
 let installed: NodePlatform | undefined;

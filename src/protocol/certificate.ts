@@ -15,6 +15,7 @@ import {
 
 import { InvalidCertificateError } from '../errors.js';
 import { decodeBase64 } from './base64.js';
+import { decodeOid } from './der.js';
 import { AICC_KEY_PREFIX, AICC_RING_PREFIX } from './constants.js';
 
 export interface ModelCertificate {
@@ -107,27 +108,6 @@ function checkOuterSequence(der: Uint8Array): void {
   const total = header + length;
   if (total > der.length) fail(`${notDer} (truncated: ${der.length} of ${total} bytes): ${WHAT_TO_DO}, in full`);
   if (total < der.length) fail(`${notDer} (${der.length - total} stray bytes after it): ${WHAT_TO_DO}`);
-}
-
-/** `06 len arcs` → dotted OID; `undefined` when the bytes are not one OBJECT IDENTIFIER. */
-function decodeOid(der: Uint8Array): string | undefined {
-  if (der.length < 3 || der[0] !== 0x06 || der[1] !== der.length - 2 || (der[1] ?? 0) >= 0x80) return undefined;
-  const arcs: number[] = [];
-  let value = 0;
-  for (let i = 2; i < der.length; i++) {
-    const byte = der[i] ?? 0;
-    if (value === 0 && byte === 0x80) return undefined; // non-minimal encoding
-    value = value * 128 + (byte & 0x7f);
-    if (value > Number.MAX_SAFE_INTEGER / 128) return undefined;
-    if ((byte & 0x80) === 0) {
-      if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
-      else arcs.push(value);
-      value = 0;
-    } else if (i === der.length - 1) {
-      return undefined;
-    }
-  }
-  return arcs.join('.');
 }
 
 function checkedPublicKey(cert: Certificate): Uint8Array {

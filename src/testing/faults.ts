@@ -21,7 +21,9 @@
  * `hang` (never answers), `500`, `403` (Ark-style error JSON), `invalid-json` (200, a body cut
  * short), `error-member` (200, `{"error": {…}}`), `garbage-pem` (a PEM block that is no
  * certificate), `p384` (a well-formed certificate with a P-384 key), `expired` and
- * `not-yet-valid` (well-formed P-256 certificates outside their validity period).
+ * `not-yet-valid` (well-formed P-256 certificates outside their validity period), `redirect` (a
+ * 307 to the same path on another origin, `localhost` for `127.0.0.1` and back), `oversized` (200
+ * and a body that never ends, written as fast as the client reads it).
  */
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -42,6 +44,8 @@ export const CERTIFICATE_FAULTS = [
   'p384',
   'expired',
   'not-yet-valid',
+  'redirect',
+  'oversized',
 ] as const;
 /** How the certificate endpoint fails (see the module comment). */
 export type CertificateFault = (typeof CERTIFICATE_FAULTS)[number];
@@ -147,7 +151,33 @@ export function answerCertificateFault(fault: CertificateFault, response: Server
       return certificate(createMockCertificate({
         notBefore: new Date(now + DAY_MS), notAfter: new Date(now + 30 * DAY_MS),
       }).certificatePem);
+    case 'redirect':
+      return redirectElsewhere(response);
+    case 'oversized':
+      return writeForever(response);
   }
+}
+
+/** A 307 to the same path on another origin of this server (another host name for it). */
+function redirectElsewhere(response: ServerResponse): void {
+  const { req } = response;
+  const host = req.headers.host ?? `127.0.0.1:${req.socket.localPort ?? 0}`;
+  const port = host.slice(host.lastIndexOf(':') + 1);
+  const other = host.startsWith('localhost') ? '127.0.0.1' : 'localhost';
+  response.writeHead(307, { location: `http://${other}:${port}${req.url ?? '/'}`, 'content-length': '0' });
+  response.end();
+}
+
+/** A certificate answer that never ends: 64 KiB after 64 KiB, as fast as the client takes them. */
+function writeForever(response: ServerResponse): void {
+  response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  response.write('{"Certificate": "');
+  const chunk = Buffer.alloc(64 * 1024, 'A');
+  const more = (): void => {
+    while (!response.destroyed && response.write(chunk));
+    if (!response.destroyed) response.once('drain', more);
+  };
+  more();
 }
 
 export interface FaultyAnswer {

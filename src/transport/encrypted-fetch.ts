@@ -5,7 +5,7 @@
  */
 import { certificateHttpOverFetch } from '../certificates/service.js';
 import { encryptionSwitch } from './encryption-switch.js';
-import { ArkEncryptor, isEventStream, type ArkEncryptionOptions } from './encryptor.js';
+import { ArkEncryptor, isEventStream, maxCertificateBytesOf, type ArkEncryptionOptions } from './encryptor.js';
 
 export interface EncryptedFetchOptions extends ArkEncryptionOptions {
   /** The fetch to wrap; default `globalThis.fetch`. */
@@ -80,7 +80,7 @@ function rebuilt(response: Response, body: BodyInit | null): Response {
 
 export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeof fetch {
   const inner: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const encryptor = new ArkEncryptor(options, certificateHttpOverFetch(inner));
+  const encryptor = new ArkEncryptor(options, certificateHttpOverFetch(inner, { maxBytes: maxCertificateBytesOf(options) }));
 
   async function encryptedFetch(input: FetchInput, init?: FetchInit): Promise<Response> {
     // Unreadable or contradictory switches throw here: nothing is sent.

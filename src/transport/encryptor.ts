@@ -24,8 +24,7 @@ import type { ModelCertificate } from '../protocol/certificate.js';
 import type { Session } from '../protocol/session.js';
 import { SessionPool } from '../protocol/session-pool.js';
 import { nodePlatform } from '../platform.js';
-import { builtinModule, environment } from '../runtime.js';
-import type * as Fs from 'node:fs/promises';
+import { environment } from '../runtime.js';
 
 export interface ArkEncryptionOptions extends AccessKeyOptions {
   /** The model certificate: a PEM for every model, or `(model) => PEM`. Default: fetched. */
@@ -46,6 +45,12 @@ export interface ArkEncryptionOptions extends AccessKeyOptions {
   /** Abort a certificate fetch that takes longer than this, in ms. Default 30 000. */
   certificateTimeout?: number;
   /**
+   * A certificate service answer larger than this many bytes is not read to its end: the read
+   * stops, the connection is released, and the request fails with CertificateUnavailableError.
+   * Default 1 MiB (a certificate is a few kilobytes).
+   */
+  maxCertificateBytes?: number;
+  /**
    * PEM root certificates the model certificate must chain to (signatures, validity, CA
    * constraints checked; at most 5 certificates). A string may hold several PEM blocks.
    * Whatever its source, a certificate that does not chain is refused and nothing is sent.
@@ -63,6 +68,15 @@ export interface ArkEncryptionOptions extends AccessKeyOptions {
    * only, then forgotten). Default 4; `0` makes every handshake on its request.
    */
   sessionPool?: number;
+}
+
+/** `maxCertificateBytes`, checked: a positive whole number of bytes, or `undefined` for the default. */
+export function maxCertificateBytesOf(options: Pick<ArkEncryptionOptions, 'maxCertificateBytes'>): number | undefined {
+  const value = options.maxCertificateBytes;
+  if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+    throw new TypeError(`maxCertificateBytes must be a positive whole number of bytes, not ${String(value)}`);
+  }
+  return value;
 }
 
 /** The base URL of a chat completion URL (protocol §6), or `undefined` for any other path. */
@@ -192,21 +206,19 @@ export class ArkEncryptor {
   }
 }
 
-/** `E2E_CERTIFICATE_PATH`, read as the official SDKs do: one PEM file for every model. */
+/**
+ * `E2E_CERTIFICATE_PATH`, as the official SDKs read it: one PEM file for every model, read with
+ * bounds and once per change (certificates/certificate-file.ts, Node only).
+ */
 function certificateFromEnvironment(): CertificateOption | undefined {
   const path = environment('E2E_CERTIFICATE_PATH');
   if (!path) return undefined;
-  return async () => {
-    const fs = builtinModule<typeof Fs>('node:fs/promises');
-    if (!fs) throw new InvalidCertificateError('E2E_CERTIFICATE_PATH is set, but this runtime has no file system');
-    try {
-      return await fs.readFile(path, 'utf8');
-    } catch (error) {
-      throw new InvalidCertificateError(
-        `cannot read the certificate named by E2E_CERTIFICATE_PATH (${path}): ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+  const reader = nodePlatform()?.certificateFile(path);
+  if (reader !== undefined) return reader;
+  return () => {
+    throw new InvalidCertificateError(
+      'E2E_CERTIFICATE_PATH is set, but this runtime has no file system: unset it, or give the certificate option',
+    );
   };
 }
 

@@ -6,15 +6,17 @@
  * Only undici's types are imported: this module loads without undici itself.
  */
 import type { Dispatcher } from 'undici';
-import { CertificateUnavailableError, UnsupportedRequestError } from '../errors.js';
-import type { CertificateHttp } from '../certificates/service.js';
+import { UnsupportedRequestError } from '../errors.js';
+import {
+  DEFAULT_MAX_CERTIFICATE_BYTES,
+  certificateAnswerTooLarge,
+  isRedirect,
+  type CertificateHttp,
+} from '../certificates/service.js';
 
 type UndiciHeaders = Dispatcher.DispatchOptions['headers'];
 type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
-
-/** A certificate answer larger than this is refused (a PEM is a few kilobytes). */
-const MAX_CERTIFICATE_ANSWER_BYTES = 1024 * 1024;
 
 function headerText(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
@@ -207,8 +209,14 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
-/** A CertificateHttp that sends the certificate POST through `dispatch` (the rest of the chain). */
-export function certificateHttpOverDispatch(dispatch: Dispatcher.Dispatch): CertificateHttp {
+/**
+ * A CertificateHttp that sends the certificate POST through `dispatch` (the rest of the chain).
+ * Redirects are not followed: `maxRedirections: 0` tells a redirect interceptor further down to
+ * pass the 3xx on (undici's own fetch does the same), and a 3xx ends the exchange at once. An
+ * answer over `maxBytes` stops the read and aborts the connection.
+ */
+export function certificateHttpOverDispatch(dispatch: Dispatcher.Dispatch, options: { maxBytes?: number } = {}): CertificateHttp {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_CERTIFICATE_BYTES;
   return ({ url, headers, body, signal }) =>
     new Promise((resolve, reject) => {
       if (signal.aborted) {
@@ -222,12 +230,17 @@ export function certificateHttpOverDispatch(dispatch: Dispatcher.Dispatch): Cert
       let controller: Controller | undefined;
       let settled = false;
       const onAbort = (): void => controller?.abort(signal.reason as Error);
-      const settle = (error: unknown, text?: string): void => {
+      const settle = (error: unknown, answer?: { status: number; text: string; location?: string }): void => {
         if (settled) return;
         settled = true;
         signal.removeEventListener('abort', onAbort);
-        if (text === undefined) reject(error);
-        else resolve({ status, text });
+        if (answer === undefined) reject(error);
+        else resolve(answer);
+      };
+      /** Ends the exchange early: the answer (or error) is settled, the connection given up. */
+      const stop = (current: Controller, error: unknown, answer?: { status: number; text: string; location?: string }): void => {
+        settle(error, answer);
+        current.abort(error instanceof Error ? error : new Error('the certificate answer was not read to its end'));
       };
       signal.addEventListener('abort', onAbort, { once: true });
       const handler: Handler = {
@@ -235,19 +248,22 @@ export function certificateHttpOverDispatch(dispatch: Dispatcher.Dispatch): Cert
           controller = started;
           if (signal.aborted) started.abort(signal.reason as Error);
         },
-        onResponseStart(_controller, statusCode) {
+        onResponseStart(current, statusCode, responseHeaders) {
           status = statusCode;
+          if (statusCode < 200) return;
+          if (isRedirect(statusCode)) {
+            const location = responseHeader(responseHeaders, 'location');
+            stop(current, undefined, location === undefined ? { status, text: '' } : { status, text: '', location });
+            return;
+          }
+          const declared = Number(responseHeader(responseHeaders, 'content-length') ?? Number.NaN);
+          if (declared > maxBytes) stop(current, certificateAnswerTooLarge(maxBytes, declared));
         },
         onResponseData(current, chunk) {
-          if (status < 200) return;
+          if (status < 200 || settled) return;
           size += chunk.byteLength;
-          if (size > MAX_CERTIFICATE_ANSWER_BYTES) {
-            const error = new CertificateUnavailableError(
-              `the certificate service's answer is larger than ${MAX_CERTIFICATE_ANSWER_BYTES} bytes`,
-              { status },
-            );
-            settle(error);
-            current.abort(error);
+          if (size > maxBytes) {
+            stop(current, certificateAnswerTooLarge(maxBytes));
             return;
           }
           chunks.push(new Uint8Array(chunk));
@@ -259,7 +275,7 @@ export function certificateHttpOverDispatch(dispatch: Dispatcher.Dispatch): Cert
             all.set(chunk, at);
             at += chunk.byteLength;
           }
-          settle(undefined, new TextDecoder().decode(all));
+          settle(undefined, { status, text: new TextDecoder().decode(all) });
         },
         onResponseError(_controller, error) {
           settle(error);
@@ -273,7 +289,9 @@ export function certificateHttpOverDispatch(dispatch: Dispatcher.Dispatch): Cert
             method: 'POST',
             headers: { ...headers, 'content-length': String(encoder.encode(body).byteLength) },
             body,
-          },
+            // Not followed, whatever is composed below (see docs/security.md).
+            maxRedirections: 0,
+          } as Dispatcher.DispatchOptions,
           handler,
         );
       } catch (error) {

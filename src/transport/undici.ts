@@ -16,7 +16,7 @@ import { ArkE2EEError, DecryptionFailedError, EventStreamError } from '../errors
 import { EventStreamDecrypter } from '../protocol/event-stream.js';
 import type { Session } from '../protocol/session.js';
 import { encryptionSwitch } from './encryption-switch.js';
-import { ArkEncryptor, isEventStream, type ArkEncryptionOptions } from './encryptor.js';
+import { ArkEncryptor, isEventStream, maxCertificateBytesOf, type ArkEncryptionOptions } from './encryptor.js';
 import {
   certificateHttpOverDispatch,
   collectBody,
@@ -286,8 +286,9 @@ class EncryptedExchange implements Handler {
  * they are. Each composition has its own certificate memory (the disk cache is shared).
  */
 export function arkEncryption(options: ArkEncryptionInterceptorOptions = {}): Dispatcher.DispatcherComposeInterceptor {
+  const maxBytes = maxCertificateBytesOf(options);
   return (dispatch) => {
-    const encryptor = new ArkEncryptor(options, certificateHttpOverDispatch(dispatch));
+    const encryptor = new ArkEncryptor(options, certificateHttpOverDispatch(dispatch, { maxBytes }));
     // Two parameters exactly: undici's compose checks the arity of what an interceptor returns.
     return function arkEncryptionInterceptor(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {
       let encrypt: boolean;

@@ -62,6 +62,8 @@ export async function unwritableDir(parent: string): Promise<string> {
 export interface Reply {
   status: number;
   text: string;
+  /** A redirect's `Location`. */
+  location?: string;
 }
 
 export const okReply = (pem: string): Reply => ({ status: 200, text: JSON.stringify({ Certificate: pem }) });

@@ -119,6 +119,109 @@ describe('certificateHttpOverFetch', () => {
     const signal = new AbortController().signal;
     const answer = await http({ url: 'https://h/e2e/get/certificate', headers: { a: 'b' }, body: '{}', signal });
     expect(answer).toEqual({ status: 418, text: '{"x":1}' });
-    expect(seen[0]).toEqual({ url: 'https://h/e2e/get/certificate', init: { method: 'POST', headers: { a: 'b' }, body: '{}', signal } });
+    expect(seen[0]).toEqual({
+      url: 'https://h/e2e/get/certificate',
+      init: { method: 'POST', headers: { a: 'b' }, body: '{}', signal, redirect: 'manual' },
+    });
+  });
+});
+
+describe('redirects are not followed (issue 17)', () => {
+  const request = { url: 'https://h/api/v3/e2e/get/certificate', headers: {}, body: '{}', signal: new AbortController().signal };
+
+  it.each([301, 302, 303, 307, 308])('HTTP %i: a CertificateUnavailableError naming the redirect and where it pointed', async (status) => {
+    const location = 'https://elsewhere.example/api/v3/e2e/get/certificate';
+    const error = unavailable(await failure({ status, text: '', location }));
+    expect(error.status).toBe(status);
+    expect(error.message).toMatch(new RegExp(`answered HTTP ${status}, a redirect to ${location.replaceAll('.', '\\.')}`));
+    expect(error.message).toMatch(/not followed/);
+  });
+
+  it('fetch is asked not to follow, and a 3xx comes back as it is (its body unread)', async () => {
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({ cancel: () => void (cancelled = true) });
+    const http = certificateHttpOverFetch(async (_url, init) => {
+      expect(init?.redirect).toBe('manual');
+      return new Response(body, { status: 307, headers: { location: 'https://elsewhere.example/x' } });
+    });
+    expect(await http(request)).toEqual({ status: 307, text: '', location: 'https://elsewhere.example/x' });
+    expect(cancelled).toBe(true);
+  });
+
+  it('a fetch that followed the redirect anyway (redirected: true) is caught, naming where it ended', async () => {
+    const followed = new Response(JSON.stringify({ Certificate: PLAIN }), { status: 200 });
+    Object.defineProperty(followed, 'redirected', { value: true });
+    Object.defineProperty(followed, 'url', { value: 'https://elsewhere.example/e2e/get/certificate' });
+    const source = new CertificateSource({ http: certificateHttpOverFetch(async () => followed) });
+    const error = unavailable(await source.get(need).catch((caught: unknown) => caught));
+    expect(error.message).toMatch(/with a redirect to https:\/\/elsewhere\.example\/e2e\/get\/certificate, which is not followed/);
+  });
+
+  it("a browser's opaque redirect answer (status 0) is a redirect too", async () => {
+    const opaque = { type: 'opaqueredirect', status: 0, headers: new Headers(), body: null } as unknown as Response;
+    const http = certificateHttpOverFetch(async () => opaque);
+    const answer = await http(request);
+    expect(answer.status).toBe(0);
+    const { http: fake } = fakeHttp({ status: 0, text: '' });
+    const source = new CertificateSource({ http: fake });
+    const error = unavailable(await source.get(need).catch((caught: unknown) => caught));
+    expect(error.message).toMatch(/a redirect.*not followed/);
+    expect(error.status).toBeUndefined();
+  });
+});
+
+describe('the certificate answer has a size limit (issue 10)', () => {
+  const request = { url: 'https://h/api/v3/e2e/get/certificate', headers: {}, body: '{}', signal: new AbortController().signal };
+
+  /** An answer of endless 64 KiB chunks; counts what was pulled and whether it was cancelled. */
+  function endless(): { response: Response; pulled: () => number; cancelled: () => boolean } {
+    let pulled = 0;
+    let cancelled = false;
+    const chunk = new Uint8Array(64 * 1024).fill(0x41);
+    const body = new ReadableStream<Uint8Array>({
+      pull: (controller) => {
+        pulled += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+      cancel: () => void (cancelled = true),
+    }, { highWaterMark: 0 });
+    return { response: new Response(body, { status: 200 }), pulled: () => pulled, cancelled: () => cancelled };
+  }
+
+  it('an endless answer stops after 1 MiB by default, with a typed error; the body is cancelled', async () => {
+    const answer = endless();
+    const http = certificateHttpOverFetch(async () => answer.response);
+    const error = unavailable(await http(request).catch((caught: unknown) => caught));
+    expect(error.message).toMatch(/larger than 1048576 bytes \(maxCertificateBytes\)/);
+    expect(answer.cancelled()).toBe(true);
+    expect(answer.pulled()).toBeLessThanOrEqual(1024 * 1024 + 64 * 1024);
+  });
+
+  it('the limit is an option; a content-length over it is refused before the body is read', async () => {
+    const answer = endless();
+    const small = certificateHttpOverFetch(async () => answer.response, { maxBytes: 100_000 });
+    await expect(small(request)).rejects.toThrow(/larger than 100000 bytes/);
+    expect(answer.pulled()).toBeLessThanOrEqual(100_000 + 64 * 1024);
+    let cancelled = false;
+    const declared = new Response(new ReadableStream({ cancel: () => void (cancelled = true) }), {
+      status: 200, headers: { 'content-length': '2000000' },
+    });
+    const http = certificateHttpOverFetch(async () => declared);
+    await expect(http(request)).rejects.toThrow(/2000000 bytes.*larger than 1048576 bytes/);
+    expect(cancelled).toBe(true);
+  });
+
+  it('an answer of exactly the limit is read', async () => {
+    const text = JSON.stringify({ Certificate: PLAIN });
+    const size = new TextEncoder().encode(text).byteLength;
+    const http = certificateHttpOverFetch(async () => new Response(text), { maxBytes: size });
+    expect((await http(request)).text).toBe(text);
+    const smaller = certificateHttpOverFetch(async () => new Response(text), { maxBytes: size - 1 });
+    await expect(smaller(request)).rejects.toBeInstanceOf(CertificateUnavailableError);
+  });
+
+  it('the service path passes the typed error on as it is, not as "could not reach"', async () => {
+    const error = unavailable(await failure(() => Promise.reject(new CertificateUnavailableError('the certificate service\'s answer is larger than 5 bytes (maxCertificateBytes)'))));
+    expect(error.message).toMatch(/^the certificate service's answer is larger/);
   });
 });

@@ -4,14 +4,15 @@
  * through CertificateSource (every source, nothing untrusted cached) and end to end through
  * createEncryptedFetch against the mock server (nothing reaches the chat endpoint on failure).
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { Extension, KeyUsageFlags, NameConstraints } from '@peculiar/asn1-x509';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CertificateSource, parseModelCertificate, type CertificateNeed } from '../../src/certificates/source.js';
-import { CertificateTrust, MAX_CHAIN_LENGTH, certificateKeyPin, splitPemCertificates, type TrustOptions } from '../../src/certificates/trust.js';
+import {
+  CertificateTrust, MAX_CHAIN_LENGTH, MAX_PEM_CERTIFICATES, MAX_SIGNATURE_CHECKS, certificateKeyPin, splitPemCertificates, type TrustOptions } from '../../src/certificates/trust.js';
 import { InvalidCertificateError } from '../../src/errors.js';
 import { createEncryptedFetch } from '../../src/index.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
@@ -243,6 +244,117 @@ describe('refusals, each saying what failed', () => {
   });
 });
 
+describe('path building has a bounded cost (issue 11)', () => {
+  /**
+   * Counts the signature checks WebCrypto is asked for, each as "issuer key / signed bytes"
+   * (the key by the SPKI it was imported from).
+   */
+  function countChecks(): { signed: string[]; restore: () => void } {
+    const subtle = globalThis.crypto.subtle;
+    const originalVerify = subtle.verify.bind(subtle);
+    const originalImport = subtle.importKey.bind(subtle) as (...args: unknown[]) => Promise<CryptoKey>;
+    const spkiOf = new WeakMap<CryptoKey, string>();
+    const signed: string[] = [];
+    const importSpy = vi.spyOn(subtle, 'importKey').mockImplementation((async (...args: unknown[]) => {
+      const key = await originalImport(...args);
+      if (args[0] === 'spki') spkiOf.set(key, Buffer.from(args[1] as Uint8Array).toString('base64'));
+      return key;
+    }) as SubtleCrypto['importKey']);
+    const verifySpy = vi.spyOn(subtle, 'verify').mockImplementation((...args: Parameters<SubtleCrypto['verify']>) => {
+      signed.push(`${spkiOf.get(args[1]) ?? '?'} / ${Buffer.from(args[3] as Uint8Array).toString('base64')}`);
+      return originalVerify(...args);
+    });
+    return {
+      signed,
+      restore: () => {
+        verifySpy.mockRestore();
+        importSpy.mockRestore();
+      },
+    };
+  }
+
+  /** `count` CA certificates all named "Loop CA", all self-issued with one and the same key. */
+  function loopCas(count: number): MadeCertificate[] {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    return Array.from({ length: count }, () => makeCertificate({ commonName: 'Loop CA', ca: true, keyUsage: CA_USAGE, privateKey }));
+  }
+
+  let checks: ReturnType<typeof countChecks> | undefined;
+  afterEach(() => {
+    checks?.restore();
+    checks = undefined;
+  });
+
+  it(`a service answer of a leaf and 16 CAs of one name and key is refused before any signature check (at most ${MAX_PEM_CERTIFICATES} certificates)`, async () => {
+    const cas = loopCas(16);
+    const pem = leafUnder(cas[0]!).pem + cas.map((ca) => ca.pem).join('');
+    checks = countChecks();
+    const message = await refusal(pem, { trustAnchors: root.pem });
+    expect(message).toMatch(new RegExp(`its PEM holds 17 certificates; a chain has at most ${MAX_CHAIN_LENGTH}, and at most ${MAX_PEM_CERTIFICATES} are read`));
+    expect(checks.signed).toHaveLength(0);
+  });
+
+  it.each([6, 16])('%i CAs of one name and key as intermediates: each (certificate, issuer key) pair is checked once', async (count) => {
+    const cas = loopCas(count);
+    checks = countChecks();
+    const message = await refusal(leafUnder(cas[0]!).pem, { trustAnchors: root.pem, intermediates: cas.map((ca) => ca.pem) });
+    expect(message).toMatch(/no trust anchor or intermediate is named "CN=Loop CA"/);
+    // One key signed everything: the only pair to check is the leaf under that key.
+    expect(checks.signed).toHaveLength(1);
+    expect(checks.signed[0]).not.toMatch(/^\?/);
+  });
+
+  it(`and with an anchor of that name but another key: refused after at most ${MAX_SIGNATURE_CHECKS} signature checks`, async () => {
+    const cas = loopCas(16);
+    const impostor = makeCertificate({ commonName: 'Loop CA', ca: true, keyUsage: CA_USAGE });
+    checks = countChecks();
+    const message = await refusal(leafUnder(cas[0]!).pem, { trustAnchors: impostor.pem, intermediates: cas.map((ca) => ca.pem) });
+    expect(message).toMatch(new RegExp(`stopped after ${MAX_SIGNATURE_CHECKS} signature checks`));
+    expect(checks.signed.length).toBeLessThanOrEqual(MAX_SIGNATURE_CHECKS);
+    expect(new Set(checks.signed).size).toBe(checks.signed.length);
+  });
+
+  it('a real chain among decoys of the same name still passes, with few checks', async () => {
+    const decoys = [1, 2, 3].map(() => makeCertificate({ commonName: 'Test Intermediate CA', issuer: impostorRoot, ca: true, keyUsage: CA_USAGE }));
+    checks = countChecks();
+    const pem = leaf.pem + decoys.map((decoy) => decoy.pem).join('') + intermediate.pem;
+    const verdict = await verify(pem, { trustAnchors: root.pem });
+    expect(verdict.chain).toEqual(['CN=ep-model', 'CN=Test Intermediate CA', 'CN=Test Root CA']);
+    expect(checks.signed.length).toBeLessThanOrEqual(8);
+  });
+
+  it('a failed verification is remembered: the same PEM again fails the same way without a signature check', async () => {
+    const trust = trustOf({ trustAnchors: impostorRoot.pem });
+    const pem = leaf.pem + intermediate.pem;
+    const first = await trust.verify(pem, NOW, 'it').catch((caught: unknown) => caught as Error);
+    expect(first).toBeInstanceOf(InvalidCertificateError);
+    checks = countChecks();
+    const again = await trust.verify(pem, NOW + DAY_MS, 'it').catch((caught: unknown) => caught as Error);
+    expect(again).toBeInstanceOf(InvalidCertificateError);
+    expect((again as Error).message).toBe((first as Error).message);
+    expect(checks.signed).toHaveLength(0);
+  });
+
+  it('a success is remembered too: the same PEM again costs no signature check', async () => {
+    const trust = trustOf({ trustAnchors: root.pem });
+    const pem = leaf.pem + intermediate.pem;
+    await trust.verify(pem, NOW, 'it');
+    checks = countChecks();
+    await expect(trust.verify(pem, NOW + DAY_MS, 'it')).resolves.toBeDefined();
+    expect(checks.signed).toHaveLength(0);
+  });
+
+  it('a remembered failure lasts only until a certificate of the answer changes validity', async () => {
+    const later = Date.UTC(2027, 0, 1);
+    const future = makeCertificate({ commonName: 'Future CA', issuer: root, ca: true, notBefore: new Date(later) });
+    const trust = trustOf({ trustAnchors: root.pem });
+    const pem = leafUnder(future).pem + future.pem;
+    await expect(trust.verify(pem, NOW, 'it')).rejects.toThrow(/"CN=Future CA" is not valid yet/);
+    await expect(trust.verify(pem, later - 1, 'it')).rejects.toThrow(/"CN=Future CA" is not valid yet/);
+    await expect(trust.verify(pem, later, 'it')).resolves.toBeDefined();
+  });
+});
+
 describe('pinned keys', () => {
   it('a matching pin passes, with or without a sha256/ prefix', async () => {
     await expect(verify(selfSigned.pem, { pinnedKeys: [pinOf(otherRoot.pem), pinOf(selfSigned.pem)] })).resolves.toBeDefined();
@@ -306,6 +418,14 @@ describe('PEM texts with several certificates', () => {
   it('splitPemCertificates keeps each block, in order, and nothing else', () => {
     const text = `intro\n${leaf.pem}junk\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n${intermediate.pem}`;
     expect(splitPemCertificates(text).map((block) => block.trim())).toEqual([leaf.pem.trim(), intermediate.pem.trim()]);
+  });
+
+  it('a megabyte of BEGIN lines with no END is one linear scan (the regular expression before was quadratic: 16 000 lines took 11 s)', () => {
+    const hostile = '-----BEGIN CERTIFICATE-----\n'.repeat(40_000);
+    expect(hostile.length).toBeGreaterThan(1024 * 1024);
+    expect(splitPemCertificates(hostile)).toEqual([]);
+    expect(splitPemCertificates(hostile + leaf.pem)).toHaveLength(1);
+    expect(() => parseModelCertificate(hostile)).toThrow(InvalidCertificateError);
   });
 
   it('parseModelCertificate takes the first block as the model certificate and keeps the whole text', () => {
@@ -464,11 +584,14 @@ describe('end to end: createEncryptedFetch against the mock server', () => {
 });
 
 describe('runtime-neutral', () => {
-  it('trust.ts imports no node: module (WebCrypto and the asn1 packages only)', async () => {
-    const source = await readFile(join(import.meta.dirname, '../../src/certificates/trust.ts'), 'utf8');
-    const imports = [...source.matchAll(/^import .* from '([^']+)';$/gm)].map((match) => match[1]);
-    expect(imports.length).toBeGreaterThan(0);
-    expect(imports.filter((name) => name?.startsWith('node:'))).toEqual([]);
-    expect(source).not.toMatch(/\brequire\(|(?<!Array)Buffer\b|\bprocess\./);
-  });
+  it.each(['certificates/trust.ts', 'certificates/trust-certificate.ts', 'certificates/trust-path.ts', 'certificates/signature.ts', 'protocol/der.ts'])(
+    '%s imports no node: module (WebCrypto and the asn1 packages only)',
+    async (file) => {
+      const source = await readFile(join(import.meta.dirname, '../../src', file), 'utf8');
+      const imports = [...source.matchAll(/^import [^;]* from '([^']+)';$/gm)].map((match) => match[1]);
+      if (file !== 'protocol/der.ts') expect(imports.length).toBeGreaterThan(0);
+      expect(imports.filter((name) => name?.startsWith('node:'))).toEqual([]);
+      expect(source).not.toMatch(/\brequire\(|(?<!Array)Buffer\b|\bprocess\./);
+    },
+  );
 });

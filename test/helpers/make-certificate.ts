@@ -7,7 +7,7 @@
  * (`ca`), keyUsage, an RSA key, SHA-384/512 or RSASSA-PSS signatures, and extra extensions.
  * Without those options the output is exactly as before.
  */
-import { constants, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { constants, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
@@ -84,6 +84,8 @@ export interface MakeCertificateOptions {
   hash?: SignatureHash;
   /** Sign with RSASSA-PSS (salt = hash length) when the signer's key is RSA. */
   rsaPss?: boolean;
+  /** Use this key pair (its private half) instead of a fresh one: several certificates, one key. */
+  privateKey?: KeyObject;
 }
 
 export interface MadeCertificate {
@@ -174,8 +176,9 @@ function trustExtensions(options: MakeCertificateOptions): Extension[] {
 }
 
 export function makeCertificate(options: MakeCertificateOptions = {}): MadeCertificate {
-  const { privateKey, publicKey } =
-    options.keyType === 'rsa'
+  const { privateKey, publicKey } = options.privateKey
+    ? { privateKey: options.privateKey, publicKey: createPublicKey(options.privateKey) }
+    : options.keyType === 'rsa'
       ? generateKeyPairSync('rsa', { modulusLength: 2048 })
       : generateKeyPairSync('ec', { namedCurve: options.curve ?? 'P-256' });
   const spki = AsnConvert.parse(publicKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo);

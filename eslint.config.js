@@ -42,6 +42,7 @@ export default tseslint.config(
       'src/transport/encryptor.ts',
       'src/transport/encrypted-fetch.ts',
       'src/errors.ts',
+      'src/any-signal.ts',
       'src/runtime.ts',
       'src/platform.ts',
       'src/browser.ts',

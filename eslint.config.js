@@ -36,6 +36,7 @@ export default tseslint.config(
       'src/crypto/noble.ts',
       'src/crypto/select.ts',
       'src/crypto/gcm-boundary.ts',
+      'src/crypto/webcrypto-seal.ts',
       'src/certificates/source.ts',
       'src/certificates/service.ts',
       'src/certificates/trust.ts',

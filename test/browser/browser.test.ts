@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WEBCRYPTO_MIN_TEXT_LENGTH } from '../../src/protocol/request-async.js';
 import { mockAnswerText, startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
 import {
   BROWSER_API_KEY,
@@ -223,11 +224,20 @@ describe.skipIf(skipBrowser)('in headless Chromium', () => {
   it('a chat with a base64 image: encrypted on the wire, opened by the server as sent', () => {
     const image = results.image!;
     expect(image.dataUrl).toMatch(/^data:image\/png;base64,[A-Za-z0-9+/]+=*$/);
+    // Long enough to be sealed on WebCrypto (encryptChatRequestAsync), which the mock opened.
+    expect(image.dataUrl.length).toBeGreaterThanOrEqual(WEBCRYPTO_MIN_TEXT_LENGTH);
     expect(image.status).toBe(200);
     expect(image.content).toBe(mockAnswerText(imageMessages(image.dataUrl)));
     expect(image.content).toBe(`echo: ${IMAGE_PROMPT} [image]`);
     const imageRequest = mock.requests.find((request) => request.body.includes('image_url'));
     expect(imageRequest?.decryptedMessages).toEqual(imageMessages(image.dataUrl));
+  });
+
+  it('encryptChatRequestAsync on WebCrypto gives the encrypt_request vectors, byte for byte', () => {
+    const vectors = results.asyncVectors!;
+    expect(vectors.failures).toEqual([]);
+    expect(vectors.checked).toBeGreaterThan(20);
+    expect(vectors.subtleCalls).toBeGreaterThan(vectors.checked);
   });
 
   it('the server saw no plaintext: not a message, not the image', () => {

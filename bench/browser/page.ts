@@ -19,6 +19,8 @@ export interface BenchResults {
   rawWebCrypto: number;
   asyncRequest: number;
   syncNobleRequest: number;
+  /** The longest the main thread was held at once (ms) during one run of each: what a page would freeze for. */
+  longestBlock: { rawWebCrypto: number; asyncRequest: number; syncNobleRequest: number };
   /** The raw work's steps, medians: UTF-8 encoding, importKey + AES-GCM, base64. */
   rawSteps: { utf8: number; aesGcm: number; base64: number };
   nativeBase64: boolean;
@@ -55,6 +57,26 @@ async function median(task: () => Promise<unknown>): Promise<number> {
   return times[Math.floor(times.length / 2)]!;
 }
 
+/** Runs `task` once while a MessageChannel ping-pong measures the longest gap between its turns. */
+async function longestBlock(task: () => Promise<unknown>): Promise<number> {
+  const channel = new MessageChannel();
+  let last = performance.now();
+  let longest = 0;
+  let running = true;
+  channel.port1.onmessage = () => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+    if (running) channel.port2.postMessage(0);
+  };
+  channel.port2.postMessage(0);
+  await task();
+  running = false;
+  longest = Math.max(longest, performance.now() - last);
+  channel.port1.close();
+  return longest;
+}
+
 async function run(): Promise<BenchResults> {
   const dataUrl = `data:image/png;base64,${toBase64(randomBytes(IMAGE_BYTES))}`;
   const bodyText = JSON.stringify({
@@ -89,7 +111,13 @@ async function run(): Promise<BenchResults> {
   };
 
   const sameBytes = (await asyncRequest()) === (await syncRequest()) && (await asyncRequest()).includes(await raw());
+  const blocks = {
+    rawWebCrypto: await longestBlock(raw),
+    asyncRequest: await longestBlock(asyncRequest),
+    syncNobleRequest: await longestBlock(syncRequest),
+  };
   return {
+    longestBlock: blocks,
     imageBytes: IMAGE_BYTES,
     dataUrlLength: dataUrl.length,
     runs: RUNS,

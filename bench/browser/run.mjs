@@ -52,6 +52,8 @@ try {
     console.log(`  of which UTF-8 ${steps.utf8.toFixed(1)} ms, importKey + AES-GCM ${steps.aesGcm.toFixed(1)} ms, base64 ${steps.base64.toFixed(1)} ms (${results.nativeBase64 ? 'Uint8Array.prototype.toBase64' : 'btoa'})`);
     console.log(`encryptChatRequestAsync + JSON (WebCrypto)        ${ms(results.asyncRequest)}   ${ratio.toFixed(2)}x raw (aim: at most 3x)`);
     console.log(`encryptChatRequest + JSON (noble, synchronous)    ${ms(results.syncNobleRequest)}   ${(results.syncNobleRequest / results.rawWebCrypto).toFixed(2)}x raw`);
+    const b = results.longestBlock;
+    console.log(`longest main-thread block in one run: raw ${b.rawWebCrypto.toFixed(1)} ms, async ${b.asyncRequest.toFixed(1)} ms, noble ${b.syncNobleRequest.toFixed(1)} ms`);
     console.log(`same bytes on both paths: ${results.sameBytes ? 'yes' : 'NO'}`);
   }
   if (!results.sameBytes) process.exitCode = 1;

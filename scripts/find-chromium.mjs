@@ -72,6 +72,9 @@ async function unpackSparticuz(notes) {
     const { default: Chromium } = await import('@sparticuz/chromium');
     const unpacked = await Chromium.executablePath();
     if (unpacked !== join(staging, 'chromium')) throw new Error(`unpacked to ${unpacked}, not into ${staging}`);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
   } finally {
     if (savedTmpdir === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = savedTmpdir;

@@ -9,8 +9,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BackendName } from '../../src/crypto/backend.js';
 import { webCryptoSealTextToBase64 } from '../../src/crypto/webcrypto-seal.js';
 import { ArkE2EEError, UnsupportedContentError } from '../../src/errors.js';
-import { encryptChatRequest } from '../../src/protocol/request.js';
-import { encryptChatRequestAsync, WEBCRYPTO_MIN_TEXT_LENGTH } from '../../src/protocol/request-async.js';
+import { encryptChatRequest, encryptChatRequestJson } from '../../src/protocol/request.js';
+import {
+  encryptChatRequestAsync,
+  encryptChatRequestJsonAsync,
+  WEBCRYPTO_MIN_TEXT_LENGTH,
+} from '../../src/protocol/request-async.js';
 import { sessionFromKey, type Session } from '../../src/protocol/session.js';
 
 const BACKENDS: BackendName[] = ['node', 'noble'];
@@ -112,6 +116,9 @@ describe.each(BACKENDS)('encryptChatRequestAsync on the %s backend', (backend) =
         const expected = encryptChatRequest(body, s, quiet);
         const got = await encryptChatRequestAsync(body, s, { ...quiet, webCryptoMinLength: min });
         expect(got).toEqual(expected);
+        // The transports' variant (the body already parsed), likewise.
+        const json = await encryptChatRequestJsonAsync(body, s, { ...quiet, webCryptoMinLength: min });
+        expect(json).toEqual(encryptChatRequestJson(body, s, quiet));
         expect(body).toEqual(snapshot);
         expect(JSON.stringify(got)).not.toContain('\\u0000');
       }),

@@ -29,6 +29,11 @@ export {
   type SessionOptions,
 } from './protocol/session.js';
 export { encryptChatRequest, type EncryptRequestOptions } from './protocol/request.js';
+export {
+  encryptChatRequestAsync,
+  WEBCRYPTO_MIN_TEXT_LENGTH,
+  type EncryptRequestAsyncOptions,
+} from './protocol/request-async.js';
 export { decryptChatCompletion } from './protocol/response.js';
 export { decryptEventStream } from './protocol/event-stream.js';
 export * as constants from './protocol/constants.js';

@@ -12,6 +12,7 @@
  * intermediates: the first block is parsed, the whole text is kept (and cached) so the chain can
  * be built again. `parseCertificate` itself still takes exactly one block.
  */
+import { anySignal } from '../any-signal.js';
 import { CertificateUnavailableError, InvalidCertificateError } from '../errors.js';
 import { parseCertificate, type ModelCertificate } from '../protocol/certificate.js';
 import { CERTIFICATE_RELOAD_MS } from '../protocol/constants.js';
@@ -230,7 +231,7 @@ export class CertificateSource {
   private async fetchFromService(need: CertificateNeed, signal: AbortSignal): Promise<ModelCertificate> {
     const timeoutMs = this.options.timeoutMs ?? 30_000;
     const timeout = AbortSignal.timeout(timeoutMs);
-    const combined = AbortSignal.any([signal, timeout]);
+    const combined = anySignal([signal, timeout]);
     try {
       const { fetchPem } = this.options;
       const pem = fetchPem ? await fetchPem(need, combined) : await fetchCertificatePem(this.options.http, { ...need, signal: combined });

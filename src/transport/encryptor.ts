@@ -17,7 +17,7 @@ import {
   HEADER_SESSION_TOKEN,
 } from '../protocol/constants.js';
 import { decryptEventStream } from '../protocol/event-stream.js';
-import { encryptChatRequestJson } from '../protocol/request.js';
+import { encryptChatRequestJsonAsync } from '../protocol/request-async.js';
 import { parseChatRequestBody, requestBodyText, stringifyRequestBody } from '../protocol/request-body.js';
 import { decryptChatCompletion } from '../protocol/response.js';
 import type { ModelCertificate } from '../protocol/certificate.js';
@@ -166,7 +166,8 @@ export class ArkEncryptor {
     this.replaced(`${baseUrl}\n${model}`, certificate);
     const session = this.sessions.take(certificate);
     // The caller's onWarning, or the protocol layer's default: once per process for each kind.
-    const encrypted = encryptChatRequestJson(body, session, { onWarning: this.options.onWarning });
+    // Large texts (images) go to WebCrypto off Node: same bytes, off the main thread.
+    const encrypted = await encryptChatRequestJsonAsync(body, session, { onWarning: this.options.onWarning });
     const headers = new Headers(request.headers);
     headers.set(HEADER_IS_ENCRYPTED, 'true');
     headers.set(HEADER_SESSION_TOKEN, session.token);

@@ -4,7 +4,9 @@
  * server named by `?api=`; a plain chat, a streamed chat and a chat with a base64 image. The
  * decrypted answers go to `window.__results`.
  */
-import { createEncryptedFetch, resolveBackend } from '../../src/browser.js';
+import { createEncryptedFetch, encryptChatRequestAsync, resolveBackend, sessionFromKey } from '../../src/browser.js';
+import encryptRequestVectors from '../../vectors/encrypt_request.json' with { type: 'json' };
+import extraEncryptRequestVectors from '../../vectors/extra_encrypt_request.json' with { type: 'json' };
 import {
   BROWSER_API_KEY,
   BROWSER_MODEL,
@@ -82,18 +84,73 @@ async function streamedChat(): Promise<NonNullable<PageResults['streamed']>> {
   return { status: response.status, contentType: response.headers.get('content-type'), content, chunks, done };
 }
 
-/** A small PNG drawn here, as a base64 data: URL. */
+/**
+ * A PNG drawn here, as a base64 data: URL: noise, so that it does not compress and its URL is
+ * longer than WEBCRYPTO_MIN_TEXT_LENGTH (the image goes through WebCrypto, as real images do).
+ */
 function drawImage(): string {
   const canvas = document.createElement('canvas');
-  canvas.width = 48;
-  canvas.height = 32;
+  canvas.width = 160;
+  canvas.height = 160;
   const context = canvas.getContext('2d');
   if (!context) throw new Error('no 2d canvas');
-  context.fillStyle = '#1f6feb';
-  context.fillRect(0, 0, 48, 32);
+  const pixels = context.createImageData(160, 160);
+  crypto.getRandomValues(pixels.data.subarray(0, 65536));
+  crypto.getRandomValues(pixels.data.subarray(65536));
+  for (let i = 3; i < pixels.data.length; i += 4) pixels.data[i] = 255;
+  context.putImageData(pixels, 0, 0);
   context.fillStyle = '#ffd33d';
   context.fillRect(8, 8, 16, 16);
   return canvas.toDataURL('image/png');
+}
+
+interface RequestVector {
+  name: string;
+  key: string;
+  nonce: string;
+  request: unknown;
+  expect_request?: unknown;
+  expect_error?: string;
+}
+
+const fromHex = (hex: string): Uint8Array => Uint8Array.from(hex.match(/../g) ?? [], (byte) => parseInt(byte, 16));
+
+function sameJson(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return a === b;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => sameJson((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
+}
+
+/** The encrypt_request vectors through encryptChatRequestAsync, every text on Chromium's WebCrypto. */
+async function asyncVectors(): Promise<NonNullable<PageResults['asyncVectors']>> {
+  const subtle = crypto.subtle;
+  const encrypt = subtle.encrypt.bind(subtle);
+  let subtleCalls = 0;
+  subtle.encrypt = (...args: Parameters<SubtleCrypto['encrypt']>) => {
+    subtleCalls++;
+    return encrypt(...args);
+  };
+  const failures: string[] = [];
+  let checked = 0;
+  try {
+    const cases = [...encryptRequestVectors.cases, ...extraEncryptRequestVectors.cases] as RequestVector[];
+    for (const c of cases) {
+      checked++;
+      const session = sessionFromKey(fromHex(c.key), fromHex(c.nonce), { backend: 'noble' });
+      try {
+        const got = await encryptChatRequestAsync(c.request, session, { webCryptoMinLength: 0, onWarning: () => {} });
+        if (c.expect_error !== undefined) failures.push(`${c.name}: expected ${c.expect_error}, got a request`);
+        else if (!sameJson(got, c.expect_request)) failures.push(`${c.name}: a different request`);
+      } catch (error) {
+        if (c.expect_error === undefined) failures.push(`${c.name}: ${(error as Error).message}`);
+      }
+    }
+  } finally {
+    subtle.encrypt = encrypt;
+  }
+  return { checked, failures, subtleCalls };
 }
 
 async function run(): Promise<PageResults> {
@@ -106,6 +163,7 @@ async function run(): Promise<PageResults> {
     results.streamed = await streamedChat();
     const dataUrl = drawImage();
     results.image = { ...(await plainChat(imageMessages(dataUrl))), dataUrl };
+    results.asyncVectors = await asyncVectors();
   } catch (error) {
     results.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   }

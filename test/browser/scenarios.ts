@@ -39,5 +39,7 @@ export interface PageResults {
   plain?: ChatResult;
   streamed?: ChatResult & { chunks: number; done: boolean };
   image?: ChatResult & { dataUrl: string };
+  /** The encrypt_request vectors through encryptChatRequestAsync on Chromium's WebCrypto. */
+  asyncVectors?: { checked: number; failures: string[]; subtleCalls: number };
   error?: string;
 }

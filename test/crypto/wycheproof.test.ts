@@ -1,7 +1,9 @@
 /**
- * Project Wycheproof vectors (../shared/wycheproof, see its README.md) against both crypto
- * backends. One `it` per file and backend: it loops over the cases, collects every failure
- * with its tcId, and checks that the expected number of cases was actually run.
+ * Project Wycheproof vectors (the project's copy in vectors/wycheproof, see its README.md) against
+ * both crypto backends. One `it` per file and backend: it loops over the cases, collects every
+ * failure with its tcId, and checks that the expected number of cases was actually run. When the
+ * project's shared materials are checked out beside the repository (../shared/wycheproof), the
+ * copies are also compared with them byte for byte; a clone alone skips only that comparison.
  */
 import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,12 +14,9 @@ import { createNodeBackend, loadNodeCrypto } from '../../src/crypto/node.js';
 import { nobleBackend } from '../../src/crypto/noble.js';
 import { ArkE2EEError, InvalidKeyError } from '../../src/errors.js';
 
-const DIR = fileURLToPath(new URL('../../../shared/wycheproof/', import.meta.url));
-if (!existsSync(DIR)) {
-  throw new Error(
-    `Wycheproof vectors not found at ${DIR}: shared/ must be checked out beside the repository`,
-  );
-}
+const DIR = fileURLToPath(new URL('../../vectors/wycheproof/', import.meta.url));
+const SHARED = fileURLToPath(new URL('../../../shared/wycheproof/', import.meta.url));
+const FILES = ['aes_gcm_test.json', 'ecdh_secp256r1_ecpoint_test.json', 'ecdh_secp256r1_test.json', 'hkdf_sha256_test.json'];
 
 type Result = 'valid' | 'invalid' | 'acceptable';
 interface Case {
@@ -222,4 +221,28 @@ describe.each(backends)('Wycheproof on the $name backend', (backend) => {
     expect(checked).toBe(hkdfCases.length);
     expect(checked).toBeGreaterThan(0);
   });
+});
+
+describe("the project's Wycheproof copy (vectors/wycheproof)", () => {
+  it('holds every file the tests read, each declaring as many cases as it holds, and the license', () => {
+    expect(existsSync(DIR + 'LICENSE')).toBe(true);
+    for (const file of FILES) {
+      const content = load<Case>(file);
+      const held = content.testGroups.reduce((n, g) => n + g.tests.length, 0);
+      expect(held, file).toBe(content.numberOfTests);
+    }
+  });
+
+  const shared = existsSync(SHARED);
+  it.skipIf(!shared)(
+    shared
+      ? 'is byte-identical to ../shared/wycheproof'
+      : `SKIPPED: ${SHARED} is absent, so the copy cannot be compared with it`,
+    () => {
+      for (const file of [...FILES, 'LICENSE']) {
+        const same = readFileSync(DIR + file).equals(readFileSync(SHARED + file));
+        expect(same, `vectors/wycheproof/${file} differs from ${SHARED}${file}`).toBe(true);
+      }
+    },
+  );
 });

@@ -14,6 +14,7 @@ export {
   InvalidCertificateError,
   InvalidKeyError,
   OpenApiError,
+  ResendRefusedError,
   UnsupportedContentError,
   UnsupportedRequestError,
   type ArkE2EEErrorCode,

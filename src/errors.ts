@@ -13,7 +13,8 @@ export type ArkE2EEErrorCode =
   | 'ERR_ARK_E2EE_UNSUPPORTED_REQUEST'
   | 'ERR_ARK_E2EE_CERTIFICATE_UNAVAILABLE'
   | 'ERR_ARK_E2EE_STREAM'
-  | 'ERR_ARK_E2EE_OPENAPI';
+  | 'ERR_ARK_E2EE_OPENAPI'
+  | 'ERR_ARK_E2EE_RESEND_REFUSED';
 
 export class ArkE2EEError extends Error {
   static readonly code: ArkE2EEErrorCode = 'ERR_ARK_E2EE';
@@ -119,4 +120,13 @@ export class OpenApiError extends ArkE2EEError {
     this.openApiCode = details.openApiCode;
     this.requestId = details.requestId;
   }
+}
+
+/**
+ * An encrypted request would have gone out a second time: a layer below the encryption (a
+ * retry or redirect interceptor) sending the same session again, or a layer above it sending
+ * the request on to another origin that would choose the certificate itself. Not sent.
+ */
+export class ResendRefusedError extends ArkE2EEError {
+  static override readonly code = 'ERR_ARK_E2EE_RESEND_REFUSED';
 }

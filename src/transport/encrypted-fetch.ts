@@ -91,6 +91,7 @@ export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeo
     // the Request object lives, and this one is dropped long before a stream ends.
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
     const { body, headers, session } = await encryptor.encryptRequest({ ...request, signal });
+    const asked = init?.redirect ?? (input instanceof Request ? input.redirect : undefined);
     const response = await inner(request.url, {
       ...init,
       // Only POST gets this far (encryptRequest refuses anything else), in any letter case.
@@ -98,6 +99,9 @@ export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeo
       headers,
       body,
       signal,
+      // Never followed: fetch would send the same session (token and ciphertext) again, to
+      // wherever the Location says. The 3xx goes back to the caller; 'error' still throws.
+      redirect: asked === 'error' ? 'error' : 'manual',
     });
     if (!response.ok || response.body === null) return response;
     if (isEventStream(response.headers.get('content-type'))) {

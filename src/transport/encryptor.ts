@@ -106,6 +106,12 @@ export class ArkEncryptor {
   private readonly sessions: SessionPool;
   /** Access keys (options or VOLC_ACCESSKEY / VOLC_SECRETKEY): the OpenAPI path; undefined without. */
   private readonly accessKeys: AccessKeyAuth | undefined;
+  /**
+   * Whether the origin a request goes to chooses the certificate it is encrypted to: no
+   * certificate, pins or trust anchors in the options. Then an encrypted request must not be
+   * sent on to another origin (a redirect), since that origin would pick the key it is sealed to.
+   */
+  readonly originChoosesCertificate: boolean;
   /** The certificate each model (and base URL) last had, to drop the sessions of a replaced one. */
   private readonly current = new Map<string, ModelCertificate>();
 
@@ -115,6 +121,11 @@ export class ArkEncryptor {
   ) {
     this.aicc = options.aicc ?? environment('VOLC_ARK_ENCRYPTION') === 'AICC';
     this.warn = options.onWarning ?? ((message) => console.warn(`ark-e2ee: ${message}`));
+    this.originChoosesCertificate =
+      options.certificate === undefined &&
+      !environment('E2E_CERTIFICATE_PATH') &&
+      options.pinnedKeys === undefined &&
+      options.trustAnchors === undefined;
     // The disk cache is Node's (installed by the Node entry); elsewhere certificates stay in memory.
     const platform = nodePlatform();
     const cacheDir = options.cacheDir === undefined ? platform?.defaultCacheDir() : options.cacheDir;

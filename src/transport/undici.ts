@@ -11,8 +11,9 @@
  * Errors reach the caller through the handler's onResponseError as the library's typed errors;
  * when encryption fails, nothing is dispatched.
  */
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { ArkE2EEError, DecryptionFailedError, EventStreamError } from '../errors.js';
+import { ArkE2EEError, DecryptionFailedError, EventStreamError, ResendRefusedError } from '../errors.js';
 import { EventStreamDecrypter } from '../protocol/event-stream.js';
 import type { Session } from '../protocol/session.js';
 import { encryptionSwitch } from './encryption-switch.js';
@@ -54,7 +55,10 @@ class EncryptedExchange implements Handler {
   private readonly preparation = new AbortController();
   private session: Session | undefined;
   private mode: 'pending' | 'pass' | 'json' | 'sse' = 'pending';
+  /** The caller's handler has had its last word (onResponseEnd or onResponseError). */
   private done = false;
+  /** The encrypted request has started out once (onRequestStart from below). */
+  private sent = false;
   private failure: unknown;
   private inner: Controller | undefined;
   private status = 0;
@@ -110,10 +114,13 @@ class EncryptedExchange implements Handler {
       plain[name] = value;
     });
     delete plain['transfer-encoding'];
-    plain['content-length'] = String(new TextEncoder().encode(encrypted.body).byteLength);
+    plain['content-length'] = String(Buffer.byteLength(encrypted.body, 'utf8'));
     // The answer must be decrypted here, byte for byte: ask for it uncompressed.
     plain['accept-encoding'] = 'identity';
-    return { opts: { ...this.opts, headers: plain, body: encrypted.body }, session: encrypted.session };
+    // A body that can be read once: a retry or redirect interceptor below this one sees it
+    // disturbed and does not send the same session again (it passes the answer or error up).
+    const once = Readable.from([Buffer.from(encrypted.body, 'utf8')], { objectMode: false });
+    return { opts: { ...this.opts, headers: plain, body: once }, session: encrypted.session };
   }
 
   private async prepareAndSend(): Promise<void> {
@@ -177,6 +184,22 @@ class EncryptedExchange implements Handler {
   }
 
   onRequestStart(controller: Controller): void {
+    if (this.sent) {
+      // A layer below (a retry or redirect interceptor composed before this one, or any that
+      // keeps the body) is sending this encrypted request again. undici calls this before the
+      // first byte goes out: stop it here, so the session never leaves twice.
+      const error = new ResendRefusedError(
+        'an interceptor composed below arkEncryption tried to send an encrypted request again ' +
+          '(same session token and ciphertext); it was stopped before anything went out. Compose ' +
+          'retry and redirect interceptors after arkEncryption (compose(arkEncryption(), retry)): ' +
+          'each attempt then gets a fresh session',
+      );
+      this.failure ??= error;
+      this.deliverError(error);
+      controller.abort(error);
+      return;
+    }
+    this.sent = true;
     this.inner = controller;
     this.outer.attach(controller);
   }
@@ -253,7 +276,13 @@ class EncryptedExchange implements Handler {
       return;
     }
     this.done = true;
-    this.handler.onResponseEnd?.(this.outer, trailers);
+    try {
+      this.handler.onResponseEnd?.(this.outer, trailers);
+    } catch (error) {
+      // The caller's handler refused the end (undici's retry handler throws there to ask for
+      // a retry): as undici does, it gets the error it threw, the exchange's last word.
+      this.handler.onResponseError?.(this.outer, error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   private deliverJson(): void {
@@ -280,6 +309,14 @@ class EncryptedExchange implements Handler {
   }
 }
 
+function originOf(opts: Dispatcher.DispatchOptions): string | undefined {
+  try {
+    return new URL(String(opts.origin)).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * An undici interceptor: `new Agent().compose(arkEncryption(options))`. Requests whose headers
  * carry `x-is-encrypted: true` are encrypted and their answers decrypted; all others pass as
@@ -289,6 +326,10 @@ export function arkEncryption(options: ArkEncryptionInterceptorOptions = {}): Di
   const maxBytes = maxCertificateBytesOf(options);
   return (dispatch) => {
     const encryptor = new ArkEncryptor(options, certificateHttpOverDispatch(dispatch, { maxBytes }));
+    // The origin each caller handler was first sent to. A retry or redirect interceptor composed
+    // after this one sends again with the same handler: each time is a new exchange with a fresh
+    // session, but not to another origin that would choose the certificate itself.
+    const firstOrigins = new WeakMap<Handler, string>();
     // Two parameters exactly: undici's compose checks the arity of what an interceptor returns.
     return function arkEncryptionInterceptor(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {
       let encrypt: boolean;
@@ -300,7 +341,23 @@ export function arkEncryption(options: ArkEncryptionInterceptorOptions = {}): Di
         return true;
       }
       if (!encrypt) return dispatch(opts, handler);
-      new EncryptedExchange(encryptor, dispatch, opts, handler).start();
+      const exchange = new EncryptedExchange(encryptor, dispatch, opts, handler);
+      const origin = originOf(opts);
+      const first = firstOrigins.get(handler);
+      if (first === undefined) {
+        if (origin !== undefined) firstOrigins.set(handler, origin);
+      } else if (origin !== first && encryptor.originChoosesCertificate) {
+        exchange.refuse(
+          new ResendRefusedError(
+            `an encrypted request to ${first} was sent on to another origin (${origin ?? 'unknown'}), ` +
+              'most likely by a redirect; that origin would choose the certificate the request is ' +
+              'encrypted to, so nothing was sent there. Set pinnedKeys or trustAnchors (or give the ' +
+              'certificate) to allow other origins whose certificate passes them',
+          ),
+        );
+        return true;
+      }
+      exchange.start();
       return true;
     };
   };

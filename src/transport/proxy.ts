@@ -18,7 +18,8 @@
  * `{"error":{"message","type","code"}}`, `type` being `ark_e2ee_error` or `proxy_error`:
  * - refused before anything was sent (content, request, certificate that cannot be used): 400;
  * - the certificate could not be had: 502 (or the service's own 401/403, a wrong API key);
- * - a JSON answer that does not decrypt: 502; the upstream cannot be reached: 502.
+ * - a JSON answer that does not decrypt: 502; the upstream cannot be reached: 502;
+ * - the body of a request to encrypt is larger than `maxRequestBytes`: 413, connection closed.
  * A stream that fails half-way is cut (the client's connection is destroyed): the client never
  * gets text that did not authenticate, and sees an incomplete stream, not a clean end.
  */
@@ -56,6 +57,11 @@ export interface EncryptingProxyOptions extends ArkEncryptionOptions {
   fetch?: typeof fetch;
   /** Called once per request when its answer is done (or cut). */
   onRequest?: (entry: ProxyLogEntry) => void;
+  /**
+   * The largest request body, in bytes, of a request the proxy encrypts (it must hold such a
+   * body whole to encrypt it). A larger one is answered 413 and not read further. Default 64 MiB.
+   */
+  maxRequestBytes?: number;
 }
 
 export interface ProxyLogEntry {
@@ -88,11 +94,68 @@ const HOP_BY_HOP = new Set([
 const DECODED_BY_FETCH = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'zstd']);
 /** Request bodies of a known length up to this size are read whole (and sent with a length). */
 const BUFFER_LIMIT = 32 * 1024 * 1024;
+/** Default `maxRequestBytes`. */
+export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
 
 class ProxyAnswer extends Error {
   constructor(readonly status: number, message: string, readonly type: string, readonly code: string) {
     super(message);
   }
+}
+
+function tooLarge(limit: number): ProxyAnswer {
+  return new ProxyAnswer(
+    413,
+    `the request body is larger than ${limit} bytes, the most this proxy holds to encrypt a request ` +
+      '(--max-body, maxRequestBytes); nothing was sent',
+    'proxy_error',
+    'request_too_large',
+  );
+}
+
+/**
+ * The body of a request the proxy encrypts, as text. It must be held whole (its JSON is parsed
+ * and made anew), so it is read up to `limit` bytes and no further: a declared length over the
+ * limit is refused before a byte is read; a chunked body is counted as it comes in, and reading
+ * stops at the chunk that passes the limit (the connection is then closed, see handle()).
+ */
+function limitedBody(request: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(request.headers['content-length'] ?? Number.NaN);
+  if (declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onError);
+      request.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.byteLength;
+      if (size > limit) {
+        stop();
+        request.pause();
+        chunks.length = 0;
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(Buffer.concat(chunks, size).toString('utf8'));
+    };
+    const onError = (error: Error): void => {
+      stop();
+      reject(error);
+    };
+    const onClose = (): void => onError(new Error('the client closed the connection before the request body ended'));
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('error', onError);
+    request.on('close', onClose);
+  });
 }
 
 function upstreamFailure(error: unknown): ProxyAnswer {
@@ -112,11 +175,15 @@ function upstreamFailure(error: unknown): ProxyAnswer {
 
 function sendProxyAnswer(response: ServerResponse, answer: ProxyAnswer): void {
   const text = JSON.stringify({ error: { message: answer.message, type: answer.type, code: answer.code } });
+  const tooLong = answer.status === 413;
   response.writeHead(answer.status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(text)),
+    // The rest of a body that was too long is not read: this connection cannot carry another request.
+    ...(tooLong ? { connection: 'close' } : {}),
   });
   response.end(text);
+  if (tooLong) response.once('finish', () => response.socket?.destroy());
 }
 
 function connectionHeaders(value: string | string[] | undefined): Set<string> {
@@ -223,6 +290,10 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
   };
   const encryptedFetch = createEncryptedFetch({ ...options, fetch: upstreamFetch });
   const host = options.host ?? '127.0.0.1';
+  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1) {
+    throw new TypeError(`maxRequestBytes must be a whole number of bytes, 1 or more, not ${String(options.maxRequestBytes)}`);
+  }
 
   const handle = async (request: IncomingMessage, response: ServerResponse, log: ProxyLogEntry): Promise<void> => {
     const method = log.method;
@@ -244,14 +315,16 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
       log.encrypted = encrypt;
       if (encrypt) headers.set(HEADER_IS_ENCRYPTED, 'true');
       const guard = options.encryptAll === true && !encrypt;
-      const body = await requestBody(request, method, guard);
+      const body = encrypt && method !== 'GET' && method !== 'HEAD'
+        ? await limitedBody(request, maxRequestBytes)
+        : await requestBody(request, method, guard);
       // encryptAll: whatever its path looks like, a body with chat messages is not sent up plain.
       if (guard && body instanceof Uint8Array) refusePlainChat(method, target.pathname, body);
       const init = { method, headers, body, signal: abort.signal, redirect: 'manual', duplex: 'half' } as RequestInit;
       answer = await clientSignal.run(abort.signal, () => encryptedFetch(target, init));
     } catch (error) {
       if (abort.signal.aborted) return;
-      const failure = upstreamFailure(error);
+      const failure = error instanceof ProxyAnswer ? error : upstreamFailure(error);
       log.error = `${failure.code}: ${failure.message}`;
       sendProxyAnswer(response, failure);
       return;

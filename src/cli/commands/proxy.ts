@@ -1,12 +1,12 @@
 /** `ark-e2ee proxy`: a local HTTP proxy that gives any OpenAI-compatible client Ark encryption. */
 import { parseArgs } from 'node:util';
-import { startEncryptingProxy, type ProxyLogEntry } from '../../transport/proxy.js';
+import { DEFAULT_MAX_REQUEST_BYTES, startEncryptingProxy, type ProxyLogEntry } from '../../transport/proxy.js';
 import { UsageError, type Command } from '../command.js';
 import { ACCESS_KEY_HELP, ACCESS_KEY_NOTE, ACCESS_KEY_OPTIONS, accessKeysOf } from '../access-keys.js';
 import { baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
 
 const HELP = `Usage: ark-e2ee proxy [--upstream URL] [--host H] [--port N] [--encrypt-all] [--aicc]
-                      [--cache-dir DIR | --no-cache]
+                      [--max-body SIZE] [--cache-dir DIR | --no-cache]
 
 An HTTP proxy with the OpenAI path layout. Point any OpenAI-compatible client (curl, Python's
 openai or urllib, Go…) at the proxy root, e.g. base URL http://127.0.0.1:8787: the path it asks
@@ -26,6 +26,10 @@ ${ACCESS_KEY_NOTE}
                   "messages" (another spelling of the path, another method, the bot API, which
                   the protocol does not cover): chat messages never go up in plain text
   --aicc          AICC mode (default: VOLC_ARK_ENCRYPTION=AICC)
+  --max-body SIZE the largest request body the proxy encrypts, in bytes or with a K, M or G
+                  suffix (powers of 1024; default 64M). It must hold such a body whole; a larger
+                  one is answered 413 and the rest is not read. Bodies it does not encrypt
+                  stream through
 ${CACHE_HELP}
 ${TRUST_HELP}
 ${ACCESS_KEY_HELP}
@@ -33,13 +37,25 @@ ${ACCESS_KEY_HELP}
 Prints "listening on http://HOST:PORT" when ready, then one line per request on stderr
 (method, path, status, encrypted yes/no, time). Errors of its own are OpenAI-style JSON
 {"error":{"message","type","code"}}: 400 for a request that cannot be encrypted (nothing is
-sent), 502 when the certificate cannot be had or an answer does not decrypt. A stream that
-fails half-way is cut. Stops cleanly on SIGINT or SIGTERM (exit code 0).`;
+sent), 413 for a body over --max-body, 502 when the certificate cannot be had or an answer
+does not decrypt. A stream that fails half-way is cut. Stops cleanly on SIGINT or SIGTERM (exit code 0).`;
 
 function parsePort(text: string): number {
   const port = Number(text);
   if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, not "${text}"`);
   return port;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** `--max-body`: bytes, or a number with a K, M or G suffix (an optional trailing B or iB too). */
+export function parseSize(text: string): number {
+  const match = /^(\d+)\s*(?:([kmg])(?:i?b)?|b)?$/i.exec(text.trim());
+  const bytes = match ? Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]! : Number.NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new UsageError(`--max-body must be a size such as 65536, 512K or 64M (1 byte or more), not "${text}"`);
+  }
+  return bytes;
 }
 
 function logLine(entry: ProxyLogEntry): string {
@@ -60,6 +76,7 @@ export const proxyCommand: Command = {
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: '8787' },
         'encrypt-all': { type: 'boolean', default: false },
+        'max-body': { type: 'string', default: String(DEFAULT_MAX_REQUEST_BYTES) },
         aicc: { type: 'boolean' },
         ...CACHE_OPTIONS,
         ...TRUST_OPTIONS,
@@ -75,6 +92,7 @@ export const proxyCommand: Command = {
       host: values.host,
       port: parsePort(values.port),
       encryptAll: values['encrypt-all'],
+      maxRequestBytes: parseSize(values['max-body']),
       aicc: values.aicc ?? io.env.VOLC_ARK_ENCRYPTION === 'AICC',
       cacheDir: cacheDirOf(values),
       ...(await trustOf(values)),

@@ -13,7 +13,13 @@
  */
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { ArkE2EEError, DecryptionFailedError, EventStreamError, ResendRefusedError } from '../errors.js';
+import {
+  ArkE2EEError,
+  DecryptionFailedError,
+  EventStreamError,
+  ResendRefusedError,
+  UnsupportedRequestError,
+} from '../errors.js';
 import { EventStreamDecrypter } from '../protocol/event-stream.js';
 import type { Session } from '../protocol/session.js';
 import { encryptionSwitch } from './encryption-switch.js';
@@ -73,6 +79,8 @@ class EncryptedExchange implements Handler {
     private readonly dispatch: Dispatcher.Dispatch,
     private readonly opts: Dispatcher.DispatchOptions,
     handler: Handler,
+    /** This request was sent before, and a layer above sends it again (a retry, a redirect). */
+    private readonly again = false,
   ) {
     this.handler = newStyleHandler(handler);
     this.outer = new ForwardingController((reason) => this.preparation.abort(reason));
@@ -102,6 +110,12 @@ class EncryptedExchange implements Handler {
     const headers = new Headers();
     for (const [name, value] of headerPairs(this.opts.headers)) headers.append(name, value);
     const body = await collectBody(this.opts.body, this.preparation.signal);
+    if (this.again && body === '') {
+      throw new UnsupportedRequestError(
+        'a retry or redirect sent an encrypted request again, but its body was a stream already ' +
+          'read the first time, so there is nothing to encrypt; nothing was sent',
+      );
+    }
     const encrypted = await this.encryptor.encryptRequest({
       method: this.opts.method,
       url,
@@ -341,9 +355,9 @@ export function arkEncryption(options: ArkEncryptionInterceptorOptions = {}): Di
         return true;
       }
       if (!encrypt) return dispatch(opts, handler);
-      const exchange = new EncryptedExchange(encryptor, dispatch, opts, handler);
-      const origin = originOf(opts);
       const first = firstOrigins.get(handler);
+      const exchange = new EncryptedExchange(encryptor, dispatch, opts, handler, first !== undefined);
+      const origin = originOf(opts);
       if (first === undefined) {
         if (origin !== undefined) firstOrigins.set(handler, origin);
       } else if (origin !== first && encryptor.originChoosesCertificate) {

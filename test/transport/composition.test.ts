@@ -8,8 +8,8 @@
  */
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, errors, interceptors, request, type Dispatcher } from 'undici';
-import { InvalidCertificateError, ResendRefusedError } from '../../src/errors.js';
+import { Agent, errors, fetch as undiciFetch, interceptors, request, type Dispatcher } from 'undici';
+import { InvalidCertificateError, ResendRefusedError, UnsupportedRequestError } from '../../src/errors.js';
 import { arkEncryption, createEncryptedFetch } from '../../src/index.js';
 import { certificateKeyPin } from '../../src/certificates/trust.js';
 import { MOCK_MODELS, mockAnswerText, startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
@@ -140,6 +140,19 @@ describe('retry outside the encryption: compose(arkEncryption(), retry)', () => 
     expect(seen.errors).toHaveLength(1);
     expect(seen.errors[0]).toBeInstanceOf(errors.RequestRetryError);
     expect(seen.ends).toBe(0);
+    expect(gate.chats()).toHaveLength(1);
+  });
+
+  it("through undici's fetch (a body it reads once): the 503 settles with a clear error, never hangs", async () => {
+    gate.plan([{ status: 503 }]);
+    const dispatcher = agent().compose(arkEncryption({ cacheDir: false }), interceptors.retry(retryFast));
+    const error = await undiciFetch(`${gate.url}/chat/completions`, { dispatcher, method: 'POST', headers, body }).then(
+      () => undefined,
+      (failure: unknown) => (failure as { cause?: unknown }).cause,
+    );
+    // The retry handler sends again, but fetch's body stream was read by the first attempt.
+    expect(error).toBeInstanceOf(UnsupportedRequestError);
+    expect((error as Error).message).toContain('already read');
     expect(gate.chats()).toHaveLength(1);
   });
 

@@ -360,6 +360,17 @@ export function arkEncryption(options: ArkEncryptionInterceptorOptions = {}): Di
       const origin = originOf(opts);
       if (first === undefined) {
         if (origin !== undefined) firstOrigins.set(handler, origin);
+      } else if (findHeader(opts.headers, 'range') !== undefined) {
+        // undici's retry handler resumes an answer cut half-way by asking for the rest of it.
+        // A new session makes a new answer, under another key: there is no rest to ask for.
+        exchange.refuse(
+          new ResendRefusedError(
+            'the answer to an encrypted request was cut half-way and a retry asked for the rest of ' +
+              'it (a Range request); each attempt has its own session and answer, so the rest cannot ' +
+              'be had and nothing was sent. Retry the whole request instead',
+          ),
+        );
+        return true;
       } else if (origin !== first && encryptor.originChoosesCertificate) {
         exchange.refuse(
           new ResendRefusedError(

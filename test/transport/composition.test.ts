@@ -156,6 +156,26 @@ describe('retry outside the encryption: compose(arkEncryption(), retry)', () => 
     expect(gate.chats()).toHaveLength(1);
   });
 
+  it('does not resume a streamed answer cut half-way (a Range retry): the caller gets an error, one chat went out', async () => {
+    const chats = (): number => mock.requests.filter((record) => record.path.endsWith('/chat/completions')).length;
+    const before = chats();
+    const dispatcher = agent().compose(arkEncryption({ cacheDir: false }), interceptors.retry(retryFast));
+    const response = await request(`${mock.url}/chat/completions`, {
+      dispatcher,
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ model: MOCK_MODELS.faultReset, messages, stream: true }),
+    });
+    expect(response.statusCode).toBe(200);
+    const error = await response.body.text().then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(ResendRefusedError);
+    expect((error as Error).message).toContain('Range');
+    expect(chats() - before).toBe(1);
+  });
+
   it('passes a 503 on as an answer when the retry interceptor does not throw', async () => {
     gate.plan([{ status: 503 }, { status: 503 }]);
     const dispatcher = agent().compose(

@@ -42,6 +42,7 @@ import { isOpenApiCall } from '../credentials/openapi.js';
 import { createEncryptedFetch } from './encrypted-fetch.js';
 import { refusePlainChat } from './chat-route.js';
 import { encryptionSwitch } from './encryption-switch.js';
+import { limitedBody, RequestTooLargeError } from './proxy-body.js';
 import { chatBaseUrl, type ArkEncryptionOptions } from './encryptor.js';
 
 export interface EncryptingProxyOptions extends ArkEncryptionOptions {
@@ -103,59 +104,8 @@ class ProxyAnswer extends Error {
   }
 }
 
-function tooLarge(limit: number): ProxyAnswer {
-  return new ProxyAnswer(
-    413,
-    `the request body is larger than ${limit} bytes, the most this proxy holds to encrypt a request ` +
-      '(--max-body, maxRequestBytes); nothing was sent',
-    'proxy_error',
-    'request_too_large',
-  );
-}
-
-/**
- * The body of a request the proxy encrypts, as text. It must be held whole (its JSON is parsed
- * and made anew), so it is read up to `limit` bytes and no further: a declared length over the
- * limit is refused before a byte is read; a chunked body is counted as it comes in, and reading
- * stops at the chunk that passes the limit (the connection is then closed, see handle()).
- */
-function limitedBody(request: IncomingMessage, limit: number): Promise<string> {
-  const declared = Number(request.headers['content-length'] ?? Number.NaN);
-  if (declared > limit) return Promise.reject(tooLarge(limit));
-  return new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = (): void => {
-      request.off('data', onData);
-      request.off('end', onEnd);
-      request.off('error', onError);
-      request.off('close', onClose);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.byteLength;
-      if (size > limit) {
-        stop();
-        request.pause();
-        chunks.length = 0;
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      stop();
-      resolve(Buffer.concat(chunks, size).toString('utf8'));
-    };
-    const onError = (error: Error): void => {
-      stop();
-      reject(error);
-    };
-    const onClose = (): void => onError(new Error('the client closed the connection before the request body ended'));
-    request.on('data', onData);
-    request.on('end', onEnd);
-    request.on('error', onError);
-    request.on('close', onClose);
-  });
+function tooLarge(error: RequestTooLargeError): ProxyAnswer {
+  return new ProxyAnswer(413, error.message, 'proxy_error', 'request_too_large');
 }
 
 function upstreamFailure(error: unknown): ProxyAnswer {
@@ -324,7 +274,7 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
       answer = await clientSignal.run(abort.signal, () => encryptedFetch(target, init));
     } catch (error) {
       if (abort.signal.aborted) return;
-      const failure = error instanceof ProxyAnswer ? error : upstreamFailure(error);
+      const failure = error instanceof RequestTooLargeError ? tooLarge(error) : upstreamFailure(error);
       log.error = `${failure.code}: ${failure.message}`;
       sendProxyAnswer(response, failure);
       return;

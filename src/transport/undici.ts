@@ -9,7 +9,8 @@
  * Every other request goes down the chain untouched. The certificate POST goes down the same
  * chain (the dispatch this interceptor was composed over), never through globalThis.fetch.
  * Errors reach the caller through the handler's onResponseError as the library's typed errors;
- * when encryption fails, nothing is dispatched.
+ * when encryption fails, nothing is dispatched. A session goes out once: what retries and
+ * redirects on either side of this interceptor may do is in undici-resend.ts.
  */
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -17,7 +18,6 @@ import {
   ArkE2EEError,
   DecryptionFailedError,
   EventStreamError,
-  ResendRefusedError,
   UnsupportedRequestError,
 } from '../errors.js';
 import { EventStreamDecrypter } from '../protocol/event-stream.js';
@@ -35,6 +35,7 @@ import {
   raceAbort,
   responseHeader,
 } from './undici-support.js';
+import { ResendRule, sentTwiceError } from './undici-resend.js';
 
 /** Options of `arkEncryption`: the same as every transport's. */
 export type ArkEncryptionInterceptorOptions = ArkEncryptionOptions;
@@ -202,12 +203,7 @@ class EncryptedExchange implements Handler {
       // A layer below (a retry or redirect interceptor composed before this one, or any that
       // keeps the body) is sending this encrypted request again. undici calls this before the
       // first byte goes out: stop it here, so the session never leaves twice.
-      const error = new ResendRefusedError(
-        'an interceptor composed below arkEncryption tried to send an encrypted request again ' +
-          '(same session token and ciphertext); it was stopped before anything went out. Compose ' +
-          'retry and redirect interceptors after arkEncryption (compose(arkEncryption(), retry)): ' +
-          'each attempt then gets a fresh session',
-      );
+      const error = sentTwiceError();
       this.failure ??= error;
       this.deliverError(error);
       controller.abort(error);
@@ -323,14 +319,6 @@ class EncryptedExchange implements Handler {
   }
 }
 
-function originOf(opts: Dispatcher.DispatchOptions): string | undefined {
-  try {
-    return new URL(String(opts.origin)).origin;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * An undici interceptor: `new Agent().compose(arkEncryption(options))`. Requests whose headers
  * carry `x-is-encrypted: true` are encrypted and their answers decrypted; all others pass as
@@ -340,10 +328,7 @@ export function arkEncryption(options: ArkEncryptionInterceptorOptions = {}): Di
   const maxBytes = maxCertificateBytesOf(options);
   return (dispatch) => {
     const encryptor = new ArkEncryptor(options, certificateHttpOverDispatch(dispatch, { maxBytes }));
-    // The origin each caller handler was first sent to. A retry or redirect interceptor composed
-    // after this one sends again with the same handler: each time is a new exchange with a fresh
-    // session, but not to another origin that would choose the certificate itself.
-    const firstOrigins = new WeakMap<Handler, string>();
+    const resends = new ResendRule(encryptor.originChoosesCertificate);
     // Two parameters exactly: undici's compose checks the arity of what an interceptor returns.
     return function arkEncryptionInterceptor(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {
       let encrypt: boolean;
@@ -355,31 +340,10 @@ export function arkEncryption(options: ArkEncryptionInterceptorOptions = {}): Di
         return true;
       }
       if (!encrypt) return dispatch(opts, handler);
-      const first = firstOrigins.get(handler);
-      const exchange = new EncryptedExchange(encryptor, dispatch, opts, handler, first !== undefined);
-      const origin = originOf(opts);
-      if (first === undefined) {
-        if (origin !== undefined) firstOrigins.set(handler, origin);
-      } else if (findHeader(opts.headers, 'range') !== undefined) {
-        // undici's retry handler resumes an answer cut half-way by asking for the rest of it.
-        // A new session makes a new answer, under another key: there is no rest to ask for.
-        exchange.refuse(
-          new ResendRefusedError(
-            'the answer to an encrypted request was cut half-way and a retry asked for the rest of ' +
-              'it (a Range request); each attempt has its own session and answer, so the rest cannot ' +
-              'be had and nothing was sent. Retry the whole request instead',
-          ),
-        );
-        return true;
-      } else if (origin !== first && encryptor.originChoosesCertificate) {
-        exchange.refuse(
-          new ResendRefusedError(
-            `an encrypted request to ${first} was sent on to another origin (${origin ?? 'unknown'}), ` +
-              'most likely by a redirect; that origin would choose the certificate the request is ' +
-              'encrypted to, so nothing was sent there. Set pinnedKeys or trustAnchors (or give the ' +
-              'certificate) to allow other origins whose certificate passes them',
-          ),
-        );
+      const { again, refusal } = resends.check(opts, handler);
+      const exchange = new EncryptedExchange(encryptor, dispatch, opts, handler, again);
+      if (refusal !== undefined) {
+        exchange.refuse(refusal);
         return true;
       }
       exchange.start();

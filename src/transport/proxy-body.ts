@@ -1,0 +1,59 @@
+/**
+ * The body of a request the proxy encrypts, read with a limit (proxy.ts, `maxRequestBytes`).
+ */
+import type { IncomingMessage } from 'node:http';
+
+/** The body is larger than the limit; the proxy answers 413. */
+export class RequestTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(
+      `the request body is larger than ${limit} bytes, the most this proxy holds to encrypt a ` +
+        'request (--max-body, maxRequestBytes); nothing was sent',
+    );
+  }
+}
+
+/**
+ * The body of a request the proxy encrypts, as text. It must be held whole (its JSON is parsed
+ * and made anew), so it is read up to `limit` bytes and no further: a declared length over the
+ * limit is refused before a byte is read; a chunked body is counted as it comes in, and reading
+ * stops at the chunk that passes the limit (the proxy then answers 413 and closes the connection).
+ */
+export function limitedBody(request: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(request.headers['content-length'] ?? Number.NaN);
+  if (declared > limit) return Promise.reject(new RequestTooLargeError(limit));
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onError);
+      request.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.byteLength;
+      if (size > limit) {
+        stop();
+        request.pause();
+        chunks.length = 0;
+        reject(new RequestTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(Buffer.concat(chunks, size).toString('utf8'));
+    };
+    const onError = (error: Error): void => {
+      stop();
+      reject(error);
+    };
+    const onClose = (): void => onError(new Error('the client closed the connection before the request body ended'));
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('error', onError);
+    request.on('close', onClose);
+  });
+}

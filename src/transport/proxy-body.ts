@@ -18,10 +18,13 @@ export class RequestTooLargeError extends Error {
  * and made anew), so it is read up to `limit` bytes and no further: a declared length over the
  * limit is refused before a byte is read; a chunked body is counted as it comes in, and reading
  * stops at the chunk that passes the limit (the proxy then answers 413 and closes the connection).
+ * `wanted` is called once the body is to be read (the proxy sends "100 Continue" then).
  */
-export function limitedBody(request: IncomingMessage, limit: number): Promise<string> {
+export function limitedBody(request: IncomingMessage, limit: number, wanted: () => void = () => undefined): Promise<string> {
   const declared = Number(request.headers['content-length'] ?? Number.NaN);
   if (declared > limit) return Promise.reject(new RequestTooLargeError(limit));
+  // Only now may a client that waits for "100 Continue" send its body.
+  wanted();
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

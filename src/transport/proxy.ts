@@ -245,7 +245,13 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
     throw new TypeError(`maxRequestBytes must be a whole number of bytes, 1 or more, not ${String(options.maxRequestBytes)}`);
   }
 
+  // Requests that sent `Expect: 100-continue`: the 100 goes out only once the body is wanted, so
+  // that a body over the limit is refused before the client sends any of it.
+  const continueWithheld = new WeakSet<IncomingMessage>();
   const handle = async (request: IncomingMessage, response: ServerResponse, log: ProxyLogEntry): Promise<void> => {
+    const wanted = (): void => {
+      if (continueWithheld.delete(request)) response.writeContinue();
+    };
     const method = log.method;
     const target = new URL(upstream.href);
     const asked = askedPath(log.path);
@@ -266,8 +272,8 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
       if (encrypt) headers.set(HEADER_IS_ENCRYPTED, 'true');
       const guard = options.encryptAll === true && !encrypt;
       const body = encrypt && method !== 'GET' && method !== 'HEAD'
-        ? await limitedBody(request, maxRequestBytes)
-        : await requestBody(request, method, guard);
+        ? await limitedBody(request, maxRequestBytes, wanted)
+        : (wanted(), await requestBody(request, method, guard));
       // encryptAll: whatever its path looks like, a body with chat messages is not sent up plain.
       if (guard && body instanceof Uint8Array) refusePlainChat(method, target.pathname, body);
       const init = { method, headers, body, signal: abort.signal, redirect: 'manual', duplex: 'half' } as RequestInit;
@@ -313,6 +319,11 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
       if (response.headersSent) response.destroy();
       else sendProxyAnswer(response, new ProxyAnswer(500, log.error, 'proxy_error', 'proxy_failure'));
     });
+  });
+
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    continueWithheld.add(request);
+    server.emit('request', request, response);
   });
 
   await new Promise<void>((resolve, reject) => {

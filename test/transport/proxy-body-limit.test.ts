@@ -66,13 +66,15 @@ interface Outcome {
   status: number;
   body: string;
   error?: Error;
+  /** Whether a "100 Continue" came (for a request that asked with Expect: 100-continue). */
+  continued: boolean;
 }
 
 /** POSTs `body` to the proxy at `base`; settles with the answer (or the error) once the exchange is over. */
 function send(headers: Record<string, string>, body: Readable | string, base = proxy.url): Promise<Outcome> {
   return new Promise((resolve) => {
     const url = new URL(`${base}/chat/completions`);
-    const outcome: Outcome = { status: 0, body: '' };
+    const outcome: Outcome = { status: 0, body: '', continued: false };
     let finished = false;
     const finish = (): void => {
       if (finished) return;
@@ -96,8 +98,20 @@ function send(headers: Record<string, string>, body: Readable | string, base = p
       // The answer may still be on its way: give the response a moment to be parsed.
       if (outcome.status === 0) setTimeout(finish, 200);
     });
-    if (typeof body === 'string') req.end(body);
-    else body.pipe(req);
+    const write = (): void => {
+      if (typeof body === 'string') req.end(body);
+      else body.pipe(req);
+    };
+    // A client that asked for "100 Continue" sends its body only once that came.
+    if (/100-continue/i.test(headers.expect ?? '')) {
+      req.flushHeaders();
+      req.on('continue', () => {
+        outcome.continued = true;
+        write();
+      });
+    } else {
+      write();
+    }
   });
 }
 
@@ -125,6 +139,29 @@ describe('proxy: the body limit of a request it encrypts', () => {
     stream.destroy();
     expect(outcome.status).toBe(413);
     expect(made()).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('Expect: 100-continue with a declared length over the limit: 413 and no 100, so no byte of the body is sent', async () => {
+    const { stream, made } = lazyChatBody(HUGE);
+    const outcome = await send(
+      { 'x-is-encrypted': 'true', 'content-length': String(HUGE), expect: '100-continue' },
+      stream,
+    );
+    stream.destroy();
+    expect(outcome.status).toBe(413);
+    expect(outcome.continued).toBe(false);
+    expect(made()).toBe(0);
+  });
+
+  it('Expect: 100-continue within the limit, or without encryption: the 100 comes and the request goes through', async () => {
+    const text = JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'hello' }] });
+    const length = String(Buffer.byteLength(text));
+    const encrypted = await send({ 'x-is-encrypted': 'true', 'content-length': length, expect: '100-continue' }, text);
+    expect(encrypted).toMatchObject({ status: 200, continued: true });
+    expect(server.requests.at(-1)!.headers['x-session-token']).toBeDefined();
+    const plain = await send({ 'content-length': length, expect: '100-continue' }, text);
+    expect(plain).toMatchObject({ status: 200, continued: true });
+    expect(server.requests.at(-1)!.body).toBe(text);
   });
 
   it('a body at the limit goes through, encrypted', async () => {

@@ -14,18 +14,18 @@ export class RequestTooLargeError extends Error {
 }
 
 /**
- * The body of a request the proxy encrypts, as text. It must be held whole (its JSON is parsed
+ * The body of a request the proxy encrypts, as bytes. It must be held whole (its JSON is parsed
  * and made anew), so it is read up to `limit` bytes and no further: a declared length over the
  * limit is refused before a byte is read; a chunked body is counted as it comes in, and reading
  * stops at the chunk that passes the limit (the proxy then answers 413 and closes the connection).
  * `wanted` is called once the body is to be read (the proxy sends "100 Continue" then).
  */
-export function limitedBody(request: IncomingMessage, limit: number, wanted: () => void = () => undefined): Promise<string> {
+export function limitedBody(request: IncomingMessage, limit: number, wanted: () => void = () => undefined): Promise<Uint8Array> {
   const declared = Number(request.headers['content-length'] ?? Number.NaN);
   if (declared > limit) return Promise.reject(new RequestTooLargeError(limit));
   // Only now may a client that waits for "100 Continue" send its body.
   wanted();
-  return new Promise<string>((resolve, reject) => {
+  return new Promise<Uint8Array>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const stop = (): void => {
@@ -47,7 +47,9 @@ export function limitedBody(request: IncomingMessage, limit: number, wanted: () 
     };
     const onEnd = (): void => {
       stop();
-      resolve(Buffer.concat(chunks, size).toString('utf8'));
+      // Bytes, not text: the encryptor decodes them strictly (bytes that are not UTF-8 are refused).
+      const joined = Buffer.concat(chunks, size);
+      resolve(new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength));
     };
     const onError = (error: Error): void => {
       stop();

@@ -111,7 +111,7 @@ class EncryptedExchange implements Handler {
     const headers = new Headers();
     for (const [name, value] of headerPairs(this.opts.headers)) headers.append(name, value);
     const body = await collectBody(this.opts.body, this.preparation.signal);
-    if (this.again && body === '') {
+    if (this.again && body.length === 0) {
       throw new UnsupportedRequestError(
         'a retry or redirect sent an encrypted request again, but its body was a stream already ' +
           'read the first time, so there is nothing to encrypt; nothing was sent',

@@ -39,6 +39,7 @@ export { decryptChatCompletion } from './protocol/response.js';
 export { decryptEventStream } from './protocol/event-stream.js';
 export * as constants from './protocol/constants.js';
 export { createEncryptedFetch, type EncryptedFetchOptions } from './transport/encrypted-fetch.js';
+export { HEADER_ARK_E2EE_ERROR, type ErrorDelivery } from './transport/error-response.js';
 export type { ArkEncryptionOptions } from './transport/encryptor.js';
 export type { CertificateOption } from './certificates/source.js';
 export { certificateKeyPin } from './certificates/trust.js';

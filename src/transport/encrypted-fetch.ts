@@ -6,10 +6,21 @@
 import { certificateHttpOverFetch } from '../certificates/service.js';
 import { encryptionSwitch } from './encryption-switch.js';
 import { ArkEncryptor, isEventStream, maxCertificateBytesOf, type ArkEncryptionOptions } from './encryptor.js';
+import { errorResponse, type ErrorDelivery } from './error-response.js';
+import { withNetworkDetail } from './network-detail.js';
 
 export interface EncryptedFetchOptions extends ArkEncryptionOptions {
   /** The fetch to wrap; default `globalThis.fetch`. */
   fetch?: typeof fetch;
+  /**
+   * How the library's own errors reach the caller. `'response'` (default): a refusal before
+   * sending, a certificate-service HTTP error and an answer that does not decrypt come back as an
+   * OpenAI-style error answer (400, the service's own status, 502) with the header
+   * `x-ark-e2ee-error: <code>`, which clients turn into their usual errors (error-response.ts);
+   * network failures are still thrown. `'throw'`: every error is thrown from fetch as the typed
+   * ArkE2EEError. Errors inside a streamed answer are always raised by the stream.
+   */
+  errors?: ErrorDelivery;
 }
 
 type FetchInput = Parameters<typeof fetch>[0];
@@ -80,12 +91,30 @@ function rebuilt(response: Response, body: BodyInit | null): Response {
 
 export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeof fetch {
   const inner: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const encryptor = new ArkEncryptor(options, certificateHttpOverFetch(inner, { maxBytes: maxCertificateBytesOf(options) }));
+  const encryptor = new ArkEncryptor(options, withNetworkDetail(certificateHttpOverFetch(inner, { maxBytes: maxCertificateBytesOf(options) })));
+  const answerErrors = (options.errors ?? 'response') === 'response';
 
   async function encryptedFetch(input: FetchInput, init?: FetchInit): Promise<Response> {
-    // Unreadable or contradictory switches throw here: nothing is sent.
-    if (!encryptionSwitch(headersOf(input, init))) return inner(input, init);
+    let encrypt: boolean;
+    try {
+      // Unreadable or contradictory switches throw here: nothing is sent.
+      encrypt = encryptionSwitch(headersOf(input, init));
+    } catch (error) {
+      return answered(error);
+    }
+    if (!encrypt) return inner(input, init);
+    if (!answerErrors) return encryptedExchange(input, init);
+    return encryptedExchange(input, init).catch(answered);
+  }
 
+  /** The library's error as an answer (errors: 'response'), or thrown as it is. */
+  function answered(error: unknown): Response {
+    const answer = answerErrors ? errorResponse(error) : undefined;
+    if (answer === undefined) throw error;
+    return answer;
+  }
+
+  async function encryptedExchange(input: FetchInput, init?: FetchInit): Promise<Response> {
     const request = await requestParts(input, init);
     // The caller's own signal, not a Request's copy: a copy follows the original only while
     // the Request object lives, and this one is dropped long before a stream ends.

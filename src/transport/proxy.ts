@@ -238,7 +238,8 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
     const certificate = url.endsWith(CERTIFICATE_PATH) || isOpenApiCall(url, options.openApiUrl);
     return inner(input, signal && !certificate ? { ...init, signal } : init);
   };
-  const encryptedFetch = createEncryptedFetch({ ...options, fetch: upstreamFetch });
+  // Thrown, not answered: the proxy makes its own answers (upstreamFailure) and logs them.
+  const encryptedFetch = createEncryptedFetch({ ...options, errors: 'throw', fetch: upstreamFetch });
   const host = options.host ?? '127.0.0.1';
   const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1) {

@@ -44,7 +44,7 @@ async function refusal(fetchFn: typeof fetch, on: MockArkServer = server, key = 
 describe('certificates handed over', () => {
   it('the certificate option as a string: no certificate fetch, nothing cached', async () => {
     const before = server.certificateRequests;
-    const fetchFn = createEncryptedFetch({ cacheDir, certificate: server.certificatePem });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir, certificate: server.certificatePem });
     expect(await contentOf(await chat(fetchFn, server.url, { text: 'hi' }))).toBe('echo: hi');
     expect(server.certificateRequests).toBe(before);
     expect(await filesUnder(tmp)).toEqual([]);
@@ -53,7 +53,7 @@ describe('certificates handed over', () => {
   it('the certificate option as a function is called with the model name', async () => {
     const before = server.certificateRequests;
     const asked: string[] = [];
-    const fetchFn = createEncryptedFetch({
+    const fetchFn = createEncryptedFetch({ errors: 'throw',
       cacheDir,
       certificate: (model) => {
         asked.push(model);
@@ -71,7 +71,7 @@ describe('certificates handed over', () => {
     await writeFile(file, server.certificatePem);
     vi.stubEnv('E2E_CERTIFICATE_PATH', file);
     const before = server.certificateRequests;
-    const fetchFn = createEncryptedFetch({ cacheDir });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir });
     expect(await contentOf(await chat(fetchFn, server.url, { text: 'env' }))).toBe('echo: env');
     expect(server.certificateRequests).toBe(before);
     expect(await filesUnder(cacheDir)).toEqual([]);
@@ -79,14 +79,14 @@ describe('certificates handed over', () => {
 
   it('the certificate option comes before E2E_CERTIFICATE_PATH', async () => {
     vi.stubEnv('E2E_CERTIFICATE_PATH', join(tmp, 'missing.pem'));
-    const fetchFn = createEncryptedFetch({ cacheDir, certificate: server.certificatePem });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir, certificate: server.certificatePem });
     expect(await contentOf(await chat(fetchFn, server.url, { text: 'x' }))).toBe('echo: x');
   });
 
   it('an E2E_CERTIFICATE_PATH that cannot be read is refused, with no fallback to the service', async () => {
     vi.stubEnv('E2E_CERTIFICATE_PATH', join(tmp, 'missing.pem'));
     const before = server.certificateRequests;
-    const error = await refusal(createEncryptedFetch({ cacheDir }));
+    const error = await refusal(createEncryptedFetch({ errors: 'throw', cacheDir }));
     expect(error).toBeInstanceOf(InvalidCertificateError);
     expect((error as Error).message).toContain('E2E_CERTIFICATE_PATH');
     expect(server.certificateRequests).toBe(before);
@@ -95,7 +95,7 @@ describe('certificates handed over', () => {
 
 describe('refusals: the chat endpoint gets nothing', () => {
   it('the service\'s 401 is a CertificateUnavailableError with the status and its message', async () => {
-    const error = await refusal(createEncryptedFetch({ cacheDir }), server, 'wrong-key');
+    const error = await refusal(createEncryptedFetch({ errors: 'throw', cacheDir }), server, 'wrong-key');
     expect(error).toBeInstanceOf(CertificateUnavailableError);
     const typed = error as CertificateUnavailableError;
     expect(typed.code).toBe('ERR_ARK_E2EE_CERTIFICATE_UNAVAILABLE');
@@ -109,7 +109,7 @@ describe('refusals: the chat endpoint gets nothing', () => {
     ['a body that is not JSON', 200, 'certificate!', undefined],
     ['an error member', 200, '{"error":{"code":"ModelNotOpen","message":"not enabled"}}', 'ModelNotOpen: not enabled'],
   ])('%s is a CertificateUnavailableError', async (_name, status, text, serviceMessage) => {
-    const fetchFn = createEncryptedFetch({ cacheDir, fetch: doctored(async () => new Response(text, { status })) });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir, fetch: doctored(async () => new Response(text, { status })) });
     const error = await refusal(fetchFn);
     expect(error).toBeInstanceOf(CertificateUnavailableError);
     expect((error as CertificateUnavailableError).status).toBe(status);
@@ -117,7 +117,7 @@ describe('refusals: the chat endpoint gets nothing', () => {
   });
 
   it('a certificate that is garbage is an InvalidCertificateError', async () => {
-    const fetchFn = createEncryptedFetch({
+    const fetchFn = createEncryptedFetch({ errors: 'throw',
       cacheDir,
       fetch: doctored(async () => Response.json({ Certificate: '-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----' })),
     });
@@ -131,7 +131,7 @@ describe('refusals: the chat endpoint gets nothing', () => {
   ])('an %s certificate from the service is refused, one fetch per request, never cached', async (_name, validity) => {
     const odd = await startMockArkServer({ apiKey: API_KEY, ...validity });
     try {
-      const fetchFn = createEncryptedFetch({ cacheDir });
+      const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir });
       for (let request = 1; request <= 2; request++) {
         const error = await refusal(fetchFn, odd);
         expect(error).toBeInstanceOf(InvalidCertificateError);
@@ -148,7 +148,7 @@ describe('refusals: the chat endpoint gets nothing', () => {
 describe('the request\'s AbortSignal', () => {
   it('aborting while the certificate fetch hangs rejects promptly with the reason and aborts that fetch', async () => {
     let certificateSignal: AbortSignal | undefined;
-    const fetchFn = createEncryptedFetch({
+    const fetchFn = createEncryptedFetch({ errors: 'throw',
       cacheDir,
       fetch: doctored((init) => {
         certificateSignal = init!.signal!;
@@ -171,7 +171,7 @@ describe('the request\'s AbortSignal', () => {
   it('two requests wait on one fetch; one aborts, the other still gets the certificate', async () => {
     const opened = gate();
     let fetches = 0;
-    const fetchFn = createEncryptedFetch({
+    const fetchFn = createEncryptedFetch({ errors: 'throw',
       cacheDir,
       fetch: doctored(async (init) => {
         fetches++;

@@ -410,7 +410,7 @@ describe('settings that cannot be right are refused at once', () => {
   });
 
   it('createEncryptedFetch refuses bad settings when it is made', () => {
-    expect(() => createEncryptedFetch({ pinnedKeys: ['nope'], cacheDir: false })).toThrow(InvalidCertificateError);
+    expect(() => createEncryptedFetch({ errors: 'throw', pinnedKeys: ['nope'], cacheDir: false })).toThrow(InvalidCertificateError);
   });
 });
 
@@ -540,13 +540,13 @@ describe('end to end: createEncryptedFetch against the mock server', () => {
   const send = (fetchFn: typeof fetch, text = 'trusted?'): Promise<Response> => chat(fetchFn, server.url, { text, key: API_KEY });
 
   it('the server certificate as its own trust anchor: the request goes through and decrypts', async () => {
-    const fetchFn = createEncryptedFetch({ trustAnchors: [server.certificatePem], cacheDir: false });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', trustAnchors: [server.certificatePem], cacheDir: false });
     expect(await contentOf(await send(fetchFn))).toBe('echo: trusted?');
     expect(chatRequests(server)).toHaveLength(1);
   });
 
   it('another root: InvalidCertificateError, and the chat endpoint got nothing', async () => {
-    const fetchFn = createEncryptedFetch({ trustAnchors: [root.pem], cacheDir: false });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', trustAnchors: [root.pem], cacheDir: false });
     const error = await send(fetchFn).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(InvalidCertificateError);
     expect((error as Error).message).toMatch(/the certificate the service gave for model "mock-model" is not trusted: it is self-signed/);
@@ -556,9 +556,9 @@ describe('end to end: createEncryptedFetch against the mock server', () => {
 
   it('the right pin goes through; a wrong one fails with the server pin, and nothing is sent', async () => {
     const pin = pinOf(server.certificatePem);
-    expect(await contentOf(await send(createEncryptedFetch({ pinnedKeys: [pin], cacheDir: false })))).toBe('echo: trusted?');
+    expect(await contentOf(await send(createEncryptedFetch({ errors: 'throw', pinnedKeys: [pin], cacheDir: false })))).toBe('echo: trusted?');
     expect(chatRequests(server)).toHaveLength(1);
-    const error = await send(createEncryptedFetch({ pinnedKeys: [pinOf(root.pem)], cacheDir: false })).catch((caught: unknown) => caught);
+    const error = await send(createEncryptedFetch({ errors: 'throw', pinnedKeys: [pinOf(root.pem)], cacheDir: false })).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(InvalidCertificateError);
     expect((error as Error).message).toContain(pin);
     expect(chatRequests(server)).toHaveLength(1);
@@ -568,7 +568,7 @@ describe('end to end: createEncryptedFetch against the mock server', () => {
     const cacheDir = join(tmp, 'certs');
     await mkdir(cacheDir, { recursive: true, mode: 0o700 });
     await writeFile(join(cacheDir, 'mock-model.pem'), PLAIN, { mode: 0o600 });
-    const fetchFn = createEncryptedFetch({ trustAnchors: server.certificatePem, cacheDir, onWarning: () => undefined });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', trustAnchors: server.certificatePem, cacheDir, onWarning: () => undefined });
     expect(await contentOf(await send(fetchFn))).toBe('echo: trusted?');
     expect(certificateRequests(server)).toHaveLength(1);
     expect(await readFile(join(cacheDir, 'mock-model.pem'), 'utf8')).toBe(server.certificatePem);
@@ -576,7 +576,7 @@ describe('end to end: createEncryptedFetch against the mock server', () => {
 
   it('an untrusted certificate from the service is not cached on disk', async () => {
     const cacheDir = join(tmp, 'certs');
-    const fetchFn = createEncryptedFetch({ trustAnchors: root.pem, cacheDir, onWarning: () => undefined });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', trustAnchors: root.pem, cacheDir, onWarning: () => undefined });
     await expect(send(fetchFn)).rejects.toThrow(InvalidCertificateError);
     await expect(readFile(join(cacheDir, 'mock-model.pem'), 'utf8')).rejects.toThrow(/ENOENT/);
     expect(chatRequests(server)).toHaveLength(0);

@@ -34,7 +34,7 @@ async function abortAndTime(controller: AbortController, pending: Promise<unknow
 describe('an abort', () => {
   it('during the handshake (the certificate fetch hangs): rejects promptly, sends no chat, closes the connection', async () => {
     const sockets = trackSockets(hanging);
-    const fetchFn = createEncryptedFetch({ cacheDir: false });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false });
     const controller = new AbortController();
     const pending = encryptedChat(fetchFn, hanging.url, { signal: controller.signal });
     await vi.waitFor(() => expect(hanging.certificateRequests).toBe(1));
@@ -46,7 +46,7 @@ describe('an abort', () => {
 
   it('during the request (the chat endpoint does not answer): rejects promptly and closes the connection', async () => {
     const sockets = trackSockets(server);
-    const fetchFn = createEncryptedFetch({ cacheDir: false });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false });
     const controller = new AbortController();
     const before = chatRequestsOf(server).length;
     const pending = encryptedChat(fetchFn, server.url, { model: MOCK_MODELS.faultHang, signal: controller.signal });
@@ -70,7 +70,7 @@ describe('an abort', () => {
       });
     };
     server.server.on('request', onRequest);
-    const fetchFn = createEncryptedFetch({ cacheDir: false });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false });
     const controller = new AbortController();
     // Long enough that it cannot be over before the abort: 20 M characters.
     const response = await encryptedChat(fetchFn, server.url, {

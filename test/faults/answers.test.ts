@@ -26,7 +26,7 @@ const CHUNKS = [...chunkText(ANSWER, 3)];
 
 beforeAll(async () => {
   server = await startMockArkServer({ apiKey: API_KEY });
-  fetchFn = createEncryptedFetch({ cacheDir: false });
+  fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false });
 });
 afterAll(() => server.close());
 

@@ -42,7 +42,7 @@ async function place(content: string | Uint8Array, mode = 0o600): Promise<void> 
 /** One request through a fresh client; how many certificate fetches it made. */
 async function fetchesFor(options: Parameters<typeof createEncryptedFetch>[0] = {}): Promise<number> {
   const before = server.certificateRequests;
-  const response = await encryptedChat(createEncryptedFetch({ cacheDir, onWarning: () => undefined, ...options }), server.url, { text: 'q' });
+  const response = await encryptedChat(createEncryptedFetch({ errors: 'throw', cacheDir, onWarning: () => undefined, ...options }), server.url, { text: 'q' });
   expect(response.status).toBe(200);
   expect(((await response.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe('echo: q');
   return server.certificateRequests - before;
@@ -153,7 +153,7 @@ describe('a read-only cache folder means memory only', () => {
     await mkdir(cacheDir, { mode: 0o700 });
     makeReadOnly(cacheDir);
     const warnings: string[] = [];
-    const fetchFn = createEncryptedFetch({ cacheDir, onWarning: (message) => warnings.push(message) });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir, onWarning: (message) => warnings.push(message) });
     const before = server.certificateRequests;
     for (let i = 0; i < 3; i++) {
       const response = await encryptedChat(fetchFn, server.url, { text: `q${i}` });
@@ -169,7 +169,7 @@ describe('a read-only cache folder means memory only', () => {
     await place('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     makeReadOnly(cacheDir);
     const warnings: string[] = [];
-    const fetchFn = createEncryptedFetch({ cacheDir, onWarning: (message) => warnings.push(message) });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir, onWarning: (message) => warnings.push(message) });
     const before = server.certificateRequests;
     for (let i = 0; i < 3; i++) expect((await encryptedChat(fetchFn, server.url)).status).toBe(200);
     expect(server.certificateRequests - before).toBe(1);

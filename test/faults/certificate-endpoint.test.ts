@@ -83,7 +83,7 @@ describe.each(CERTIFICATE_FAULTS)('certificate endpoint fault "%s"', (fault) => 
     const server = await faultyServer(fault);
     const expected = EXPECTED[fault];
     const cacheDir = join(tmp, 'certs');
-    const fetchFn = createEncryptedFetch({ cacheDir, certificateTimeout: TIMEOUT_MS, onWarning: () => undefined });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir, certificateTimeout: TIMEOUT_MS, onWarning: () => undefined });
     const started = performance.now();
     for (let attempt = 1; attempt <= 2; attempt++) {
       const error = await encryptedChat(fetchFn, server.url, { stream }).then(
@@ -117,7 +117,7 @@ describe.each(CERTIFICATE_FAULTS)('certificate endpoint fault "%s"', (fault) => 
 describe('a hanging certificate endpoint', () => {
   it('the default certificateTimeout is 30 s: the request is still waiting after a second', async () => {
     const server = await faultyServer('hang');
-    const fetchFn = createEncryptedFetch({ cacheDir: false });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false });
     const controller = new AbortController();
     let settled = false;
     const pending = encryptedChat(fetchFn, server.url, { signal: controller.signal }).finally(() => {
@@ -134,7 +134,7 @@ describe('a hanging certificate endpoint', () => {
   it('the timeout closes the certificate request\'s connection', async () => {
     const server = await faultyServer('hang');
     const sockets = trackSockets(server);
-    const fetchFn = createEncryptedFetch({ cacheDir: false, certificateTimeout: TIMEOUT_MS });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false, certificateTimeout: TIMEOUT_MS });
     await expect(encryptedChat(fetchFn, server.url)).rejects.toBeInstanceOf(CertificateUnavailableError);
     const socket = sockets.socketOf('/e2e/get/certificate');
     expect(socket).toBeDefined();
@@ -151,7 +151,7 @@ it('the plain text of the conversation never appears in a request to a faulty se
     const before = server.requests.length;
     const text = `${SECRET} (${fault})`;
     texts.push(text);
-    const fetchFn = createEncryptedFetch({ cacheDir: false, certificateTimeout: 100 });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false, certificateTimeout: 100 });
     await expect(encryptedChat(fetchFn, server.url, { text })).rejects.toBeInstanceOf(ArkE2EEError);
     expect(everythingSent(server, before)).not.toContain(text);
     expect(server.requests.slice(before).map((request) => request.path)).toEqual(['/api/v3/e2e/get/certificate']);

@@ -165,7 +165,7 @@ describe('the session pool behind the fetch wrapper', () => {
     }).then((response) => response.json() as Promise<{ choices: { message: { content: string } }[] }>);
 
   it.each([4, 0])('sessionPool %i: every request its own session token, answers decrypted', async (sessionPool) => {
-    const encryptedFetch = createEncryptedFetch({ cacheDir: false, sessionPool });
+    const encryptedFetch = createEncryptedFetch({ errors: 'throw', cacheDir: false, sessionPool });
     const before = server.requests.length;
     for (let i = 0; i < 30; i++) {
       const answer = await chat(encryptedFetch, `hello ${i}`);
@@ -181,7 +181,7 @@ describe('the session pool behind the fetch wrapper', () => {
     const other = await startMockArkServer();
     try {
       let pem = server.certificatePem;
-      const encryptedFetch = createEncryptedFetch({ cacheDir: false, certificate: () => pem });
+      const encryptedFetch = createEncryptedFetch({ errors: 'throw', cacheDir: false, certificate: () => pem });
       for (let i = 0; i < 5; i++) await chat(encryptedFetch, 'warm');
       // Let the pool refill with sessions for the first certificate.
       for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));

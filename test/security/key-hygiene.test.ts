@@ -225,7 +225,7 @@ describe('errors carry no key material, plaintext or API key', () => {
     };
 
     it('DecryptionFailedError from a tampered answer, non-streamed and streamed', async () => {
-      const fetchFn = createEncryptedFetch({ cacheDir: false, fetch: tamperingFetch });
+      const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false, fetch: tamperingFetch });
       const error = await send(fetchFn).then((r) => r.text()).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DecryptionFailedError);
       expectNoSecrets(error, sessionSecrets(lastSession(), `echo: ${SECRET}`));
@@ -239,7 +239,7 @@ describe('errors carry no key material, plaintext or API key', () => {
       const otherPin = Buffer.alloc(32, 7).toString('base64');
       const root = makeCertificate({ commonName: 'Some Root', ca: true });
       for (const options of [{ pinnedKeys: [otherPin] }, { trustAnchors: root.pem }]) {
-        const error = await send(createEncryptedFetch({ cacheDir: false, ...options })).catch((e: unknown) => e);
+        const error = await send(createEncryptedFetch({ errors: 'throw', cacheDir: false, ...options })).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(InvalidCertificateError);
         expectNoSecrets(error, { bytes: [], texts: [SECRET, SECRET_2, API_KEY] });
       }
@@ -248,11 +248,11 @@ describe('errors carry no key material, plaintext or API key', () => {
 
     it('CertificateUnavailableError from a refused API key and from an unreachable service', async () => {
       const wrongKey = 'sk-wrong-key-fedcba9876543210';
-      const refused = await send(createEncryptedFetch({ cacheDir: false }), { key: wrongKey }).catch((e: unknown) => e);
+      const refused = await send(createEncryptedFetch({ errors: 'throw', cacheDir: false }), { key: wrongKey }).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(CertificateUnavailableError);
       expectNoSecrets(refused, { bytes: [], texts: [SECRET, SECRET_2, API_KEY, wrongKey] });
 
-      const unreachable = createEncryptedFetch({ cacheDir: false });
+      const unreachable = createEncryptedFetch({ errors: 'throw', cacheDir: false });
       const error = await unreachable('http://127.0.0.1:9/api/v3/chat/completions', {
         method: 'POST',
         headers: { authorization: `Bearer ${API_KEY}`, 'x-is-encrypted': 'true' },
@@ -263,7 +263,7 @@ describe('errors carry no key material, plaintext or API key', () => {
     });
 
     it('UnsupportedContentError from a request the protocol cannot carry: nothing sent', async () => {
-      const fetchFn = createEncryptedFetch({ cacheDir: false });
+      const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false });
       const error = await fetchFn(`${server.url}/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${API_KEY}`, 'x-is-encrypted': 'true' },
@@ -284,7 +284,7 @@ describe('errors carry no key material, plaintext or API key', () => {
       );
       const sessions: { key: Uint8Array; nonce: Uint8Array }[] = [];
       try {
-        const fetchFn = createEncryptedFetch({ cacheDir: false }); // default onWarning: console.warn
+        const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false }); // default onWarning: console.warn
         for (const stream of [false, true]) {
           const response = await fetchFn(`${server.url}/chat/completions`, {
             method: 'POST',

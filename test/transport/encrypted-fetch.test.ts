@@ -13,7 +13,7 @@ let encryptedFetch: typeof fetch;
 
 beforeAll(async () => {
   server = await startMockArkServer({ apiKey: API_KEY });
-  encryptedFetch = createEncryptedFetch({ cacheDir: false });
+  encryptedFetch = createEncryptedFetch({ errors: 'throw', cacheDir: false });
 });
 afterAll(() => server.close());
 
@@ -130,7 +130,7 @@ describe('createEncryptedFetch: pass-through and refusals', () => {
     const controller = new AbortController();
     controller.abort(new Error('stop'));
     const before = server.requests.length;
-    const fresh = createEncryptedFetch({ cacheDir: false });
+    const fresh = createEncryptedFetch({ errors: 'throw', cacheDir: false });
     await expect(
       fresh(chatUrl(), { method: 'POST', headers: { authorization: auth, 'x-is-encrypted': 'true' }, body: body(SINGLE_TURN), signal: controller.signal }),
     ).rejects.toThrow('stop');

@@ -97,6 +97,7 @@ export const chatCommand: Command = {
       ...(await trustOf(values)),
       aicc: values.aicc,
       ...accessKeys,
+      errors: 'throw',
       onWarning: (m) => io.stderr.write(`warning: ${m}\n`),
     });
     const response = await encryptedFetch(`${baseUrlOf(values['base-url'], io)}/chat/completions`, {

@@ -146,8 +146,11 @@ describe('openai client with createEncryptedFetch', () => {
   it('error handling: a 401 surfaces as the openai AuthenticationError', async () => {
     const bad = new OpenAI({ apiKey: 'wrong', baseURL: server.url, maxRetries: 0, fetch: createEncryptedFetch({ cacheDir: false }) });
     const from = server.requests.length;
+    // The certificate service's 401: the same error class as the chat endpoint's own.
     await expect(bad.chat.completions.create({ model: 'mock-model', messages: SINGLE_TURN }, ENCRYPTED)).rejects.toMatchObject({
-      cause: { code: 'ERR_ARK_E2EE_CERTIFICATE_UNAVAILABLE', status: 401 },
+      constructor: OpenAI.AuthenticationError,
+      status: 401,
+      code: 'ERR_ARK_E2EE_CERTIFICATE_UNAVAILABLE',
     });
     expect(chatRequestsSince(from)).toHaveLength(0);
     // With the certificate already known, the chat endpoint's own 401 passes through untouched.
@@ -175,9 +178,16 @@ describe('openai client with createEncryptedFetch', () => {
       ENCRYPTED,
     );
     const error = await refused.catch((e: unknown) => e);
-    const typed = error instanceof ArkE2EEError ? error : (error as { cause?: unknown }).cause;
-    expect(typed).toBeInstanceOf(UnsupportedContentError);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error).toMatchObject({ code: UnsupportedContentError.code, param: 'messages[0].content[0]' });
     expect(chatRequestsSince(from)).toHaveLength(0);
+    // errors: 'throw': the typed error itself, as the cause of openai's connection error.
+    const throwing = new OpenAI({ apiKey: API_KEY, baseURL: server.url, maxRetries: 0, fetch: createEncryptedFetch({ cacheDir: false, errors: 'throw' }) });
+    const thrown = await throwing.chat.completions
+      .create({ model: 'mock-model', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] }, ENCRYPTED)
+      .catch((e: unknown) => e);
+    const typed = thrown instanceof ArkE2EEError ? thrown : (thrown as { cause?: unknown }).cause;
+    expect(typed).toBeInstanceOf(UnsupportedContentError);
   });
 
   it('answers that do not authenticate are DecryptionFailedError, streamed or not', async () => {
@@ -214,8 +224,8 @@ describe('openai client with createEncryptedFetch', () => {
       expect(streamed).toMatchObject({ code: 'ERR_ARK_E2EE_DECRYPTION_FAILED', choiceIndex: 0 });
 
       const whole = await make('/api/v3').chat.completions.create({ model: 'm', messages: SINGLE_TURN }, ENCRYPTED).catch((e: unknown) => e);
-      const typed = whole instanceof ArkE2EEError ? whole : (whole as { cause?: unknown }).cause;
-      expect(typed).toBeInstanceOf(DecryptionFailedError);
+      expect(whole).toBeInstanceOf(OpenAI.InternalServerError);
+      expect(whole).toMatchObject({ status: 502, code: DecryptionFailedError.code });
     } finally {
       forged.closeAllConnections();
       await new Promise((resolve) => forged.close(resolve));

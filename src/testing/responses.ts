@@ -90,6 +90,9 @@ const TOOL_ARGUMENT_CHUNK_CHARS = 8;
  * Streamed answer, chunk by chunk (lazily, so `mock-long` stays small in memory): reasoning
  * chunks, then tool call or content chunks (each delta text sealed on its own), then the final
  * chunk (`content: ""`, or the plain content_filter text), then the usage chunk if asked.
+ * An empty content goes through `seal` like any other (protocol §5): in an encrypted stream it is
+ * the ciphertext of the empty text (the 16-byte tag alone, 24 base64 characters), never a plain
+ * `""`, which the official Python SDK would fail to decrypt.
  */
 export function* completionChunks(plan: AnswerPlan, ctx: ResponseContext, includeUsage: boolean): Generator<Record<string, unknown>> {
   let role: { role?: 'assistant' } = { role: 'assistant' };
@@ -100,7 +103,7 @@ export function* completionChunks(plan: AnswerPlan, ctx: ResponseContext, includ
   };
   if (plan.reasoning !== null) {
     for (const piece of chunkText(plan.reasoning, plan.streamChunk)) {
-      yield chunk(ctx, { ...takeRole(), content: '', reasoning_content: ctx.seal(piece) });
+      yield chunk(ctx, { ...takeRole(), content: ctx.seal(''), reasoning_content: ctx.seal(piece) });
     }
   }
   for (const [index, call] of plan.toolCalls.entries()) {
@@ -119,7 +122,7 @@ export function* completionChunks(plan: AnswerPlan, ctx: ResponseContext, includ
   } else if (plan.toolCalls.length > 0) {
     yield chunk(ctx, { ...takeRole() }, plan.finishReason);
   } else {
-    yield chunk(ctx, { ...takeRole(), content: '' }, plan.finishReason);
+    yield chunk(ctx, { ...takeRole(), content: ctx.seal('') }, plan.finishReason);
   }
   if (includeUsage) {
     yield {

@@ -186,12 +186,49 @@ describe('startMockArkServer', () => {
     expect(usage?.usage.completion_tokens).toBeGreaterThan(0);
     const deltas = chunks.slice(0, -1).map((chunk) => chunk.choices[0].delta.content ?? '');
     expect(chunks[0]?.choices[0].delta.role).toBe('assistant');
-    expect(chunks.at(-2)?.choices[0]).toMatchObject({ finish_reason: 'stop', delta: { content: '' } });
-    const texts = deltas.filter((d) => d !== '').map((d) => session.decrypt(d));
+    // The last chunk's empty content is the ciphertext of "" (the 16-byte tag), as the service's.
+    expect(chunks.at(-2)?.choices[0].finish_reason).toBe('stop');
+    expect(chunks.at(-2)?.choices[0].delta.content).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+    const texts = deltas.map((d) => session.decrypt(d)).filter((t) => t !== '');
     expect(texts.length).toBeGreaterThan(5);
     expect(texts.every((t) => Array.from(t).length <= 3)).toBe(true);
     expect(texts.join('')).toBe(mockAnswerText(MESSAGES));
   });
+
+  it('an encrypted stream never carries a plain "": every content that is not null decrypts (as the Python SDK reads it)', async () => {
+    for (const model of [MOCK_MODELS.default, MOCK_MODELS.pieces, MOCK_MODELS.reasoning, MOCK_MODELS.tools]) {
+      const session = handshake(server.certificatePem);
+      const chunks = await events(await chat(server, { model, messages: MESSAGES, stream: true, stream_options: { include_usage: true } }, session));
+      let decrypted = 0;
+      for (const chunk of chunks) {
+        for (const choice of chunk.choices) {
+          for (const text of [choice.delta.content, choice.delta.reasoning_content]) {
+            if (text === null || text === undefined) continue;
+            expect(text, model).not.toBe('');
+            session.decrypt(text);
+            decrypted += 1;
+          }
+        }
+      }
+      expect(decrypted, model).toBeGreaterThan(0);
+    }
+    // Without encryption the last chunk keeps its plain "".
+    const plain = await events(await chat(server, { model: MOCK_MODELS.default, messages: [{ role: 'user', content: 'hi' }], stream: true }));
+    expect(plain.at(-1)?.choices[0].delta.content).toBe('');
+  });
+
+  it('takes a 32 MB encrypted request (the base64 check is linear, not a stack-bound regular expression)', async () => {
+    const session = handshake(server.certificatePem);
+    const big = 'x'.repeat(24 * 1024 * 1024);
+    const messages = [{ role: 'user', content: big }, { role: 'user', content: 'short question' }];
+    const response = await chat(server, { model: 'ep-1', messages }, session);
+    expect(response.status).toBe(200);
+    expect(session.decrypt((await wire(response)).choices[0].message.content)).toBe('echo: short question');
+    const record = server.requests.at(-1)!;
+    expect(Buffer.byteLength(record.body)).toBeGreaterThanOrEqual(32 * 1024 * 1024);
+    expect((record.decryptedMessages?.[0] as Message).content).toBe(big);
+    record.decryptedMessages = undefined;
+  }, 60_000);
 
   it('mock-pieces: many ciphertexts end to end, padded and unpadded', async () => {
     const session = handshake(server.certificatePem);
@@ -307,7 +344,7 @@ describe('startMockArkServer', () => {
   it('mock-long:<N>: an answer of N characters in chunks', async () => {
     const session = handshake(server.certificatePem);
     const chunks = await events(await chat(server, { model: mockLongModel(1000, 10), messages: MESSAGES, stream: true }, session));
-    const texts = chunks.map((c) => c.choices[0].delta.content ?? '').filter((d) => d !== '').map((d) => session.decrypt(d));
+    const texts = chunks.map((c) => c.choices[0].delta.content ?? '').filter((d) => d !== '').map((d) => session.decrypt(d)).filter((t) => t !== '');
     expect(texts).toHaveLength(100);
     expect(texts.join('')).toBe(mockLongText(1000));
     expect(Array.from(mockLongText(1000))).toHaveLength(1000);

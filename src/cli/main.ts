@@ -33,7 +33,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined) {
-    io.stderr.write(`ark-e2ee: unknown command "${name}"\n\n${overallHelp()}\n`);
+    io.stderr.write(`ark-e2ee: unknown command "${name}"; run "ark-e2ee --help" for the commands\n`);
     return 2;
   }
   if (args.includes('--help') || args.includes('-h')) {
@@ -44,7 +44,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return await command.run(args, io);
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`ark-e2ee ${name}: ${(error as Error).message}\n\n${command.help}\n`);
+      // One line: what is wrong and where the help is, not the whole help.
+      io.stderr.write(`ark-e2ee ${name}: ${(error as Error).message}; run "ark-e2ee ${name} --help" for usage\n`);
       return 2;
     }
     const code = (error as { code?: string }).code;

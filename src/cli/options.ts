@@ -35,6 +35,22 @@ export const TRUST_OPTIONS = {
 export const TRUST_HELP = `  --trust-anchor FILE  a PEM root the model certificate must chain to; may repeat
   --pin PIN        base64 SHA-256 key pin the certificate must have (\`cert\` shows it); may repeat`;
 
+/** A `--port` value: a whole number from 0 to 65535 (0: a free one). */
+export function portOf(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, not "${text}"`);
+  return port;
+}
+
+/** A `--pin` value: the base64 SHA-256 that `cert` and `serve` print (44 characters), `sha256/` allowed. */
+function checkedPin(pin: string): string {
+  const bare = pin.startsWith('sha256/') ? pin.slice('sha256/'.length) : pin;
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(bare) || Buffer.from(bare, 'base64').toString('base64') !== bare) {
+    throw new UsageError(`--pin must be a base64 SHA-256 key pin (44 characters, as "ark-e2ee cert" prints it), not "${pin}"`);
+  }
+  return pin;
+}
+
 /** `trustAnchors` / `pinnedKeys` from `--trust-anchor FILE…` and `--pin PIN…`. */
 export async function trustOf(values: { 'trust-anchor'?: string[]; pin?: string[] }): Promise<{
   trustAnchors?: string[];
@@ -50,6 +66,6 @@ export async function trustOf(values: { 'trust-anchor'?: string[]; pin?: string[
   );
   return {
     ...(trustAnchors.length > 0 ? { trustAnchors } : {}),
-    ...(values.pin && values.pin.length > 0 ? { pinnedKeys: values.pin } : {}),
+    ...(values.pin && values.pin.length > 0 ? { pinnedKeys: values.pin.map(checkedPin) } : {}),
   };
 }

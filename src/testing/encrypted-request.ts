@@ -71,6 +71,8 @@ export interface OpenedRequest {
   readonly session: ServerSession;
   /** The messages with every encrypted text decrypted. */
   readonly messages: unknown[];
+  /** Where the request carried ciphertext, e.g. `messages[1].content[0].text`. */
+  readonly ciphertextFields: string[];
   /** Encrypts one answer text with the request's key and nonce. */
   readonly seal: (text: string) => string;
 }
@@ -91,11 +93,12 @@ export function openEncryptedRequest(
     throw badRequest(`X-Session-Token is not a valid session token: ${(error as Error).message}`, 'X-Session-Token');
   }
   let messages: unknown[];
+  const ciphertextFields: string[] = [];
   try {
-    messages = decryptRequestMessages(body['messages'], (text) => serverDecrypt(session.key, session.nonce, text));
+    messages = decryptRequestMessages(body['messages'], (text) => serverDecrypt(session.key, session.nonce, text), ciphertextFields);
   } catch (error) {
     if (!(error instanceof RequestDecryptionError)) throw error;
     throw badRequest(`the encrypted request carries a text that does not decrypt: ${error.message}`, error.where);
   }
-  return { session, messages, seal: (text) => serverEncrypt(session.key, session.nonce, text) };
+  return { session, messages, ciphertextFields, seal: (text) => serverEncrypt(session.key, session.nonce, text) };
 }

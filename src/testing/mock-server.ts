@@ -49,6 +49,8 @@ export interface MockArkServerOptions extends MockCertificateOptions {
    * then accepts the keys GetApiKey gave (as well as `apiKey`), and nothing else.
    */
   openApi?: MockOpenApiOptions;
+  /** Called once per request when its answer is done (or cut), with the record filled in. */
+  onRequest?: (record: RecordedRequest) => void;
 }
 
 export interface RecordedRequest {
@@ -61,6 +63,10 @@ export interface RecordedRequest {
   readonly body: string;
   /** For an encrypted chat request the server could open: the messages as it decrypted them. */
   decryptedMessages?: unknown[];
+  /** For such a request: where it carried ciphertext, e.g. `messages[1].content[0].text`. */
+  ciphertextFields?: string[];
+  /** The status answered, once the answer is done; 0 when the connection closed before any. */
+  status?: number;
 }
 
 export interface MockArkServerStats {
@@ -211,6 +217,7 @@ export async function startMockArkServer(options: MockArkServerOptions = {}): Pr
         stats.encryptedRequests += 1;
         const opened = openEncryptedRequest(record.headers, body, certificate);
         record.decryptedMessages = opened.messages;
+        record.ciphertextFields = opened.ciphertextFields;
         messages = opened.messages;
         seal = opened.seal;
       }
@@ -270,6 +277,13 @@ export async function startMockArkServer(options: MockArkServerOptions = {}): Pr
     const body = await readBody(request);
     const record: RecordedRequest = { method, path, headers, body };
     requests.push(record);
+    if (options.onRequest !== undefined) {
+      const report = options.onRequest;
+      response.once('close', () => {
+        record.status = response.headersSent ? response.statusCode : 0;
+        report(record);
+      });
+    }
     const pathname = path.split('?')[0] ?? path;
     if (openApi !== undefined && pathname === '/') return openApi.serve(record, response);
     const route = pathname.startsWith(`${MOCK_API_PREFIX}/`) ? pathname.slice(MOCK_API_PREFIX.length) : null;

@@ -108,12 +108,19 @@ function isRemoteUrl(url: string): boolean {
  * messages array; throws RequestDecryptionError on the first text that does not decrypt or
  * on a shape the protocol does not allow.
  */
-export function decryptRequestMessages(messages: Json, decrypt: (ciphertext: string) => string): Json[] {
+export function decryptRequestMessages(
+  messages: Json,
+  decrypt: (ciphertext: string) => string,
+  /** Receives where each ciphertext was, e.g. `messages[1].content`, in order. */
+  opened?: string[],
+): Json[] {
   if (!Array.isArray(messages)) throw new RequestDecryptionError('messages', 'not an array');
   const open = (where: string, value: Json): string => {
     if (typeof value !== 'string') throw new RequestDecryptionError(where, 'not a string');
     try {
-      return decrypt(value);
+      const text = decrypt(value);
+      opened?.push(where);
+      return text;
     } catch (error) {
       throw new RequestDecryptionError(where, `does not decrypt (${(error as Error).message})`);
     }

@@ -32,6 +32,7 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import {
   ArkE2EEError,
   CertificateUnavailableError,
+  DecryptionFailedError,
   InvalidCertificateError,
   InvalidKeyError,
   UnsupportedContentError,
@@ -73,6 +74,11 @@ export interface ProxyLogEntry {
   status: number;
   /** Whether encryption was asked for (the header, or encryptAll on a chat completion). */
   encrypted: boolean;
+  /**
+   * What went upstream: the request `encrypted`, in `plain` text (encryption not asked for), or
+   * `nothing` (refused or answered by the proxy itself, or the upstream could not be reached).
+   */
+  sent: 'encrypted' | 'plain' | 'nothing';
   ms: number;
   /** Why the proxy answered with an error of its own, or cut the answer. */
   error?: string;
@@ -256,6 +262,20 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
     const method = log.method;
     const target = new URL(upstream.href);
     const asked = askedPath(log.path);
+    if (upstreamPath !== '' && (asked.pathname === upstreamPath || asked.pathname.startsWith(`${upstreamPath}/`))) {
+      // The client was given the proxy URL with the upstream's base path on it: that path would
+      // be doubled (…/api/v3/api/v3/chat/completions), and the certificate request would fail
+      // with a confusing 404. Say what is wrong instead of forwarding it.
+      const root = `http://${request.headers.host ?? 'PROXY'}`;
+      const failure = new ProxyAnswer(404,
+        `the path ${asked.pathname} already starts with the upstream's base path ${upstreamPath}, which the proxy ` +
+          `adds itself (it would go up as ${upstreamPath}${asked.pathname}); nothing was sent. Give the client the ` +
+          `proxy root as its base URL: ${root}, not ${root}${upstreamPath}`,
+        'invalid_request_error', 'doubled_base_path');
+      log.error = `${failure.code}: ${failure.message}`;
+      sendProxyAnswer(response, failure);
+      return;
+    }
     target.pathname = `${upstreamPath}${asked.pathname}`;
     target.search = asked.search;
     const headers = upstreamHeaders(request);
@@ -279,7 +299,10 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
       if (guard && body instanceof Uint8Array) refusePlainChat(method, target.pathname, body);
       const init = { method, headers, body, signal: abort.signal, redirect: 'manual', duplex: 'half' } as RequestInit;
       answer = await clientSignal.run(abort.signal, () => encryptedFetch(target, init));
+      log.sent = log.encrypted ? 'encrypted' : 'plain';
     } catch (error) {
+      // Only an answer that did not decrypt fails after the request went up.
+      if (error instanceof DecryptionFailedError) log.sent = 'encrypted';
       if (abort.signal.aborted) return;
       const failure = error instanceof RequestTooLargeError ? tooLarge(error) : upstreamFailure(error);
       log.error = `${failure.code}: ${failure.message}`;
@@ -307,7 +330,7 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
   const server = createServer((request, response) => {
     const started = performance.now();
     const log: ProxyLogEntry = {
-      method: (request.method ?? 'GET').toUpperCase(), path: request.url ?? '/', status: 0, encrypted: false, ms: 0,
+      method: (request.method ?? 'GET').toUpperCase(), path: request.url ?? '/', status: 0, encrypted: false, sent: 'nothing', ms: 0,
     };
     response.on('close', () => {
       log.status = response.headersSent ? response.statusCode : 0;

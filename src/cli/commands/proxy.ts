@@ -2,11 +2,12 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_REQUEST_BYTES, startEncryptingProxy, type ProxyLogEntry } from '../../transport/proxy.js';
 import { UsageError, type Command } from '../command.js';
+import { isLoopback } from '../../transport/encryptor.js';
 import { ACCESS_KEY_HELP, ACCESS_KEY_NOTE, ACCESS_KEY_OPTIONS, accessKeysOf } from '../access-keys.js';
-import { baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
+import { baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, portOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
 
-const HELP = `Usage: ark-e2ee proxy [--upstream URL] [--host H] [--port N] [--encrypt-all] [--aicc]
-                      [--max-body SIZE] [--cache-dir DIR | --no-cache]
+const HELP = `Usage: ark-e2ee proxy [--upstream URL] [--host H [--allow-remote]] [--port N] [--encrypt-all]
+                      [--aicc] [--max-body SIZE] [--cache-dir DIR | --no-cache]
 
 An HTTP proxy with the OpenAI path layout. Point any OpenAI-compatible client (curl, Python's
 openai or urllib, Go…) at the proxy root, e.g. base URL http://127.0.0.1:8787: the path it asks
@@ -19,7 +20,10 @@ ${ACCESS_KEY_NOTE}
 
   --upstream URL  the Ark base URL (default $ARK_BASE_URL, else
                   https://ark.cn-beijing.volces.com/api/v3)
-  --host H        address to bind (default 127.0.0.1: this machine only)
+  --host H        address to bind (default 127.0.0.1: this machine only); an address other
+                  than loopback needs --allow-remote
+  --allow-remote  let other machines use the proxy: their chats reach it in plain text (and
+                  their API keys with them) before it encrypts them
   --port N        port to listen on (default 8787; 0 picks a free one)
   --encrypt-all   encrypt every POST …/chat/completions and …/batch/chat/completions, with or
                   without the header; refuse (400) any other request whose JSON body carries
@@ -35,16 +39,14 @@ ${TRUST_HELP}
 ${ACCESS_KEY_HELP}
 
 Prints "listening on http://HOST:PORT" when ready, then one line per request on stderr
-(method, path, status, encrypted yes/no, time). Errors of its own are OpenAI-style JSON
+(method, path, status, what went upstream, time): encrypted=yes (sent encrypted),
+encrypted=no (sent in plain text: no encryption asked for), or encrypted=refused (encryption
+asked for, nothing sent). Errors of its own are OpenAI-style JSON
 {"error":{"message","type","code"}}: 400 for a request that cannot be encrypted (nothing is
-sent), 413 for a body over --max-body, 502 when the certificate cannot be had or an answer
-does not decrypt. A stream that fails half-way is cut. Stops cleanly on SIGINT or SIGTERM (exit code 0).`;
-
-function parsePort(text: string): number {
-  const port = Number(text);
-  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, not "${text}"`);
-  return port;
-}
+sent), 404 for a path that repeats the upstream's base path (give clients the proxy root, not
+.../api/v3), 413 for a body over --max-body, 502 when the certificate cannot be had or an
+answer does not decrypt. A stream that fails half-way is cut. Stops cleanly on SIGINT or
+SIGTERM (exit code 0).`;
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -61,7 +63,15 @@ export function parseSize(text: string): number {
 function logLine(entry: ProxyLogEntry): string {
   const status = entry.status === 0 ? '---' : String(entry.status);
   const error = entry.error ? ` (${entry.error})` : '';
-  return `${entry.method} ${entry.path} ${status} encrypted=${entry.encrypted ? 'yes' : 'no'} ${entry.ms}ms${error}\n`;
+  let what = 'encrypted=no';
+  if (entry.sent === 'encrypted') what = 'encrypted=yes';
+  else if (entry.encrypted) what = 'encrypted=refused, nothing sent';
+  else if (entry.sent === 'nothing') what = 'encrypted=no, nothing sent';
+  return `${entry.method} ${entry.path} ${status} ${what} ${entry.ms}ms${error}\n`;
+}
+
+function isLoopbackHost(host: string): boolean {
+  return isLoopback(`http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}/`);
 }
 
 export const proxyCommand: Command = {
@@ -77,6 +87,7 @@ export const proxyCommand: Command = {
         port: { type: 'string', default: '8787' },
         'encrypt-all': { type: 'boolean', default: false },
         'max-body': { type: 'string', default: String(DEFAULT_MAX_REQUEST_BYTES) },
+        'allow-remote': { type: 'boolean', default: false },
         aicc: { type: 'boolean' },
         ...CACHE_OPTIONS,
         ...TRUST_OPTIONS,
@@ -87,10 +98,23 @@ export const proxyCommand: Command = {
     if (!URL.canParse(upstream) || !/^https?:$/.test(new URL(upstream).protocol)) {
       throw new UsageError(`--upstream must be an http: or https: URL, not "${upstream}"`);
     }
+    const port = portOf(values.port);
+    const remote = !isLoopbackHost(values.host);
+    if (remote && !values['allow-remote']) {
+      throw new UsageError(
+        `--host ${values.host} lets other machines send chats to the proxy in plain text; add --allow-remote if that is meant`,
+      );
+    }
+    if (remote) {
+      io.stderr.write(
+        `warning: listening on ${values.host}: chats (and API keys) reach this proxy from the network in plain text, ` +
+          'unencrypted until here; use it only on a network you trust\n',
+      );
+    }
     const proxy = await startEncryptingProxy({
       upstream,
       host: values.host,
-      port: parsePort(values.port),
+      port,
       encryptAll: values['encrypt-all'],
       maxRequestBytes: parseSize(values['max-body']),
       aicc: values.aicc ?? io.env.VOLC_ARK_ENCRYPTION === 'AICC',

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sniffImageType } from '../src/cli/commands/chat.js';
 import { certificateKeyPin } from '../src/index.js';
 import { startMockArkServer, type MockArkServer } from '../src/testing/index.js';
 
@@ -53,13 +54,81 @@ describe('ark-e2ee chat', () => {
 
   it('exit codes: 2 for bad usage, 1 when the service refuses', async () => {
     expect((await cli(['chat', 'hi'], { ARK_API_KEY: KEY })).code).toBe(2);
-    expect((await cli(['chat', '--model', 'm', 'hi'])).stderr).toContain('ARK_API_KEY');
+    const noKey = await cli(['chat', '--model', 'm', 'hi']);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toBe('ark-e2ee chat: set ARK_API_KEY to your Ark API key; run "ark-e2ee chat --help" for usage\n');
     const refused = await cli(['chat', '--base-url', server.url, '--model', 'mock-model', '--no-cache', 'hi'], { ARK_API_KEY: 'wrong' });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('ERR_ARK_E2EE_CERTIFICATE_UNAVAILABLE');
-    expect((await cli(['nonsense'])).code).toBe(2);
+    const unknown = await cli(['nonsense']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
     expect((await cli(['--help'])).stdout).toMatch(/chat[\s\S]*serve[\s\S]*cert[\s\S]*vectors/);
-    for (const command of ['chat', 'serve', 'cert', 'vectors']) expect((await cli([command, '--help'])).code).toBe(0);
+    for (const command of ['chat', 'serve', 'cert', 'proxy', 'doctor', 'vectors']) expect((await cli([command, '--help'])).code).toBe(0);
+  });
+
+  it('usage errors are one line saying what is wrong and where the help is, exit 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['serve', '--port', 'abc'], /^ark-e2ee serve: --port must be a number from 0 to 65535, not "abc"; run "ark-e2ee serve --help" for usage\n$/],
+      [['proxy', '--port', '99999'], /^ark-e2ee proxy: --port must be/],
+      [['chat', '--model', 'm', '--pin', 'not-a-pin', 'hi'], /^ark-e2ee chat: --pin must be a base64 SHA-256 key pin/],
+      [['chat', '--model', 'm', '--bogus', 'hi'], /^ark-e2ee chat: Unknown option '--bogus'.*run "ark-e2ee chat --help"/],
+      [['doctor'], /^ark-e2ee doctor: give --model or set ARK_MODEL/],
+    ];
+    for (const [args, expected] of cases) {
+      const r = await cli(args, { ARK_API_KEY: KEY });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(expected);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+    }
+  });
+
+  it('several choices are labelled, a finish_reason that is not stop is named', async () => {
+    const base = ['chat', '--base-url', server.url, '--model', 'mock-content-filter', '--no-cache'];
+    const whole = await cli([...base, '--no-stream', 'hi'], { ARK_API_KEY: KEY });
+    expect(whole.stdout).toBe('[choice 0] echo: hi\n[choice 1] The answer was withheld by the content filter.\n(finish_reason: content_filter)\n');
+    const streamed = await cli([...base, 'hi'], { ARK_API_KEY: KEY });
+    expect(streamed.stdout).toBe('echo: hi\nThe answer was withheld by the content filter.\n(finish_reason: content_filter)\n');
+  });
+
+  it('reasoning is shown before the answer (marked off a terminal); --no-reasoning hides it', async () => {
+    const base = ['chat', '--base-url', server.url, '--model', 'mock-reasoning', '--no-cache'];
+    for (const mode of [[], ['--no-stream']]) {
+      const shown = await cli([...base, ...mode, 'why?'], { ARK_API_KEY: KEY });
+      expect(shown.stdout).toBe('[reasoning] thinking about: echo: why?\necho: why?\n');
+      const hidden = await cli([...base, ...mode, '--no-reasoning', 'why?'], { ARK_API_KEY: KEY });
+      expect(hidden.stdout).toBe('echo: why?\n');
+    }
+  });
+
+  it('--image goes by the content: a PNG named .txt is sent, a text named .png is refused', async () => {
+    const png = join(home, 'picture.txt');
+    await writeFile(png, Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64'));
+    const from = server.requests.length;
+    const ok = await cli(['chat', '--base-url', server.url, '--model', 'mock-model', '--no-cache', '--json', '--image', png, 'what?'], { ARK_API_KEY: KEY });
+    expect(ok.code).toBe(0);
+    const sent = server.requests.slice(from).find((r) => r.path.endsWith('/chat/completions'))!;
+    expect(JSON.stringify(sent.decryptedMessages)).toContain('data:image/png;base64,iVBORw0KGgo');
+    const fake = join(home, 'fake.png');
+    await writeFile(fake, 'just text');
+    const refused = await cli(['chat', '--base-url', server.url, '--model', 'mock-model', '--image', fake, 'what?'], { ARK_API_KEY: KEY });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('not a PNG, JPEG, GIF or WebP image');
+  });
+});
+
+describe('--image content sniffing', () => {
+  it('knows PNG, JPEG, GIF and WebP by their first bytes, and nothing else', () => {
+    const bytes = (...values: (number | string)[]) =>
+      Uint8Array.from(values.flatMap((v) => (typeof v === 'string' ? [...v].map((c) => c.charCodeAt(0)) : [v])));
+    expect(sniffImageType(bytes(0x89, 'PNG\r\n', 0x1a, '\n', 0))).toBe('image/png');
+    expect(sniffImageType(bytes(0xff, 0xd8, 0xff, 0xe0))).toBe('image/jpeg');
+    expect(sniffImageType(bytes('GIF89a', 1))).toBe('image/gif');
+    expect(sniffImageType(bytes('GIF87a', 1))).toBe('image/gif');
+    expect(sniffImageType(bytes('RIFF', 0, 0, 0, 0, 'WEBPVP8 '))).toBe('image/webp');
+    expect(sniffImageType(bytes('RIFF', 0, 0, 0, 0, 'WAVEfmt '))).toBeUndefined();
+    expect(sniffImageType(bytes(0x89, 'PNG'))).toBeUndefined();
+    expect(sniffImageType(new Uint8Array())).toBeUndefined();
   });
 });
 
@@ -103,20 +172,90 @@ describe('ark-e2ee cert', () => {
 });
 
 describe('ark-e2ee serve', () => {
-  it('prints its base URL and fingerprint, serves encrypted chats, stops on SIGTERM', async () => {
+  it('prints its base URL and key pin, serves encrypted chats, stops on SIGTERM', async () => {
     const child = spawn('node', [CLI, 'serve', '--json', '--api-key', 'k2'], { env: { PATH: process.env.PATH ?? '', HOME: home } });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
       const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
-      const { url, fingerprint } = JSON.parse(line) as { url: string; fingerprint: string };
+      const { url, pin, fingerprint } = JSON.parse(line) as { url: string; pin: string; fingerprint: string };
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/v3$/);
       expect(fingerprint).toMatch(/^([0-9a-f]{2}:){31}[0-9a-f]{2}$/);
-      const r = await cli(['chat', '--base-url', url, '--model', 'mock-model', '--no-cache', '--no-stream', 'ping'], { ARK_API_KEY: 'k2' });
+      expect(Buffer.from(pin, 'base64').toString('hex')).toBe(fingerprint.replaceAll(':', ''));
+      // The pin printed is the one --pin takes.
+      const r = await cli(['chat', '--base-url', url, '--model', 'mock-model', '--no-cache', '--no-stream', '--pin', pin, 'ping'], { ARK_API_KEY: 'k2' });
       expect(r.stdout).toBe('echo: ping\n');
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
+  });
+
+  it('--log prints what crossed the wire and what the mock decrypted, per request', async () => {
+    const child = spawn('node', [CLI, 'serve', '--log'], { env: { PATH: process.env.PATH ?? '', HOME: home } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const [first, second] = await new Promise<string[]>((resolve) => {
+        const seen: string[] = [];
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          seen.push(line);
+          if (seen.length === 2) resolve(seen);
+        });
+      });
+      const url = first!.replace('base URL ', '');
+      expect(second).toMatch(/^certificate key pin [A-Za-z0-9+/]{43}= \(for --pin and pinnedKeys\)$/);
+      const r = await cli(['chat', '--base-url', url, '--model', 'mock-model', '--no-cache', '--system', 'be brief', 'secret question'], { ARK_API_KEY: 'any' });
+      expect(r.code).toBe(0);
+      await new Promise<void>((resolve) => {
+        const poll = (): void => (stderr.includes('messages[1].content: wire') ? resolve() : void setTimeout(poll, 20));
+        poll();
+      });
+      expect(stderr).toContain('POST /api/v3/e2e/get/certificate 200 certificate request model=mock-model');
+      expect(stderr).toMatch(/POST \/api\/v3\/chat\/completions 200 model=mock-model encrypted\n/);
+      expect(stderr).toMatch(/session token \(the client's ephemeral P-256 key\): B[A-Za-z0-9+/]{23}…\(88 chars\)/);
+      expect(stderr).toContain('ciphertext on the wire: messages[0].content, messages[1].content');
+      expect(stderr).toContain('plain on the wire: message roles and every other field (model, stream)');
+      expect(stderr).toMatch(/messages\[1\]\.content: wire "[A-Za-z0-9+/=]{20,}.*" → decrypted "secret question"/);
+      await fetch(`${url}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'open' }] }) });
+      await new Promise<void>((resolve) => {
+        const poll = (): void => (stderr.includes('NOT ENCRYPTED') ? resolve() : void setTimeout(poll, 20));
+        poll();
+      });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('ark-e2ee doctor', () => {
+  it('passes every step against the mock, with the pin and a cache folder', async () => {
+    const pin = await certificateKeyPin(server.certificatePem);
+    const cacheDir = join(home, 'doctor-cache');
+    const r = await cli(['doctor', '--base-url', server.url, '--model', 'mock-model', '--pin', pin, '--cache-dir', cacheDir], { ARK_API_KEY: KEY });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/✓ base URL reachable/);
+    expect(r.stdout).toContain(`key pin ${pin}`);
+    expect(r.stdout).toMatch(/✓ key pin: the certificate has one of the pins given/);
+    expect(r.stdout).toMatch(/✓ one encrypted chat: sent as ciphertext, answer decrypted\n.*encrypted.*\n.*decrypted to "echo: ark-e2ee doctor probe/);
+    expect(r.stdout).toMatch(/✓ certificate cache: used/);
+    expect(r.stdout).toMatch(/every check passed\n$/);
+  });
+
+  it('says what failed and what to do: a wrong key, a wrong pin, an unreachable host', async () => {
+    const wrongKey = await cli(['doctor', '--base-url', server.url, '--model', 'mock-model', '--no-cache'], { ARK_API_KEY: 'wrong' });
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stdout).toMatch(/✗ certificate of "mock-model".*\n.*HTTP 401.*\n\s+what to do: check ARK_API_KEY/);
+    const wrongPin = await cli(['doctor', '--base-url', server.url, '--model', 'mock-model', '--no-cache', '--pin', Buffer.alloc(32, 1).toString('base64')], { ARK_API_KEY: KEY });
+    expect(wrongPin.code).toBe(1);
+    expect(wrongPin.stdout).toContain(`what to do: if this key is the model's, pass --pin ${await certificateKeyPin(server.certificatePem)}`);
+    expect(wrongPin.stdout).toMatch(/✗ one encrypted chat.*\n.*ERR_ARK_E2EE_INVALID_CERTIFICATE/);
+    const closed = await cli(['doctor', '--base-url', 'http://127.0.0.1:18999/api/v3', '--model', 'mock-model'], { ARK_API_KEY: KEY });
+    expect(closed.code).toBe(1);
+    expect(closed.stdout).toContain('connect ECONNREFUSED 127.0.0.1:18999');
+    expect(closed.stdout).toMatch(/what to do: check --base-url/);
   });
 });

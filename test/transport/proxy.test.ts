@@ -173,6 +173,26 @@ describe('proxy: node fetch as the client', () => {
     expect(content.status).toBe(400);
     expect(await content.json()).toMatchObject({ error: { code: 'ERR_ARK_E2EE_UNSUPPORTED_CONTENT' } });
     expect(server.requests.slice(before).filter((r) => r.path.endsWith('/chat/completions'))).toEqual([]);
+    // The log says nothing went up, not that it went up encrypted.
+    await vi.waitFor(() => expect(logs.find((l) => l.path === '/models' && l.encrypted)).toMatchObject({ status: 400, sent: 'nothing' }));
+  });
+
+  it('logs what went up: encrypted, plain, or nothing', async () => {
+    await contentOf(await post(proxy.url, { 'x-is-encrypted': 'true' }, chatBody()));
+    await vi.waitFor(() => expect(logs.at(-1)).toMatchObject({ status: 200, encrypted: true, sent: 'encrypted' }));
+    await contentOf(await post(proxy.url, {}, chatBody()));
+    await vi.waitFor(() => expect(logs.at(-1)).toMatchObject({ status: 200, encrypted: false, sent: 'plain' }));
+  });
+
+  it('a client given the proxy URL with the upstream base path: 404 that says so, nothing sent', async () => {
+    const before = server.requests.length;
+    const doubled = await post(proxy.url, { 'x-is-encrypted': 'true' }, chatBody(), '/api/v3/chat/completions');
+    expect(doubled.status).toBe(404);
+    const { error } = (await doubled.json()) as { error: { message: string; code: string } };
+    expect(error.code).toBe('doubled_base_path');
+    expect(error.message).toContain(`Give the client the proxy root as its base URL: ${proxy.url}, not ${proxy.url}/api/v3`);
+    expect(server.requests.length).toBe(before);
+    await vi.waitFor(() => expect(logs.at(-1)).toMatchObject({ path: '/api/v3/chat/completions', status: 404, sent: 'nothing' }));
   });
 
   it('an unreachable upstream: 502, certificate unavailable with the header, proxy_error without', async () => {
@@ -323,8 +343,24 @@ describe('proxy: the CLI (node dist/cli/main.js proxy)', () => {
     const response = await post(url, { 'x-is-encrypted': 'true' }, chatBody());
     expect(await contentOf(response)).toBe(expectedAnswer(SINGLE_TURN));
     await vi.waitFor(() => expect(stderr).toMatch(/POST \/chat\/completions 200 encrypted=yes \d+ms/));
+    const refused = await post(url, { 'x-is-encrypted': 'true' }, chatBody({}, [{ role: 'user', content: [{ type: 'input_audio' }] }]));
+    expect(refused.status).toBe(400);
+    await vi.waitFor(() => expect(stderr).toMatch(/POST \/chat\/completions 400 encrypted=refused, nothing sent \d+ms \(ERR_ARK_E2EE_UNSUPPORTED_CONTENT/));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stdout).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+\n$/);
+  });
+
+  it('--host off loopback needs --allow-remote (exit 2 without it), and warns with it', async () => {
+    const refused = spawnSync(process.execPath, [main, 'proxy', '--upstream', server.url, '--host', '0.0.0.0', '--port', '0'], { cwd: ROOT, encoding: 'utf8' });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/^ark-e2ee proxy: --host 0\.0\.0\.0 lets other machines send chats to the proxy in plain text; add --allow-remote/);
+    const child = spawn(process.execPath, [main, 'proxy', '--upstream', server.url, '--host', '0.0.0.0', '--allow-remote', '--port', '0', '--no-cache'], { cwd: ROOT });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await vi.waitFor(() => expect(stderr).toMatch(/warning: listening on 0\.0\.0\.0: chats \(and API keys\) reach this proxy from the network in plain text/));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });

@@ -137,3 +137,31 @@ describe('createEncryptedFetch: pass-through and refusals', () => {
     expect(server.requests.slice(before)).toEqual([]);
   });
 });
+
+describe('createEncryptedFetch: an empty stream content in either form', () => {
+  it('takes the ciphertext of "" (what the mock and the service send) and a plain "" alike', async () => {
+    // The fetch under the encryption turns the sealed empty contents back into plain "".
+    let replaced = 0;
+    const plainEmpty: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!String(input).endsWith('/chat/completions')) return response;
+      const text = (await response.text()).replace(/"content":"[A-Za-z0-9+/]{22}=="/g, () => {
+        replaced += 1;
+        return '"content":""';
+      });
+      return new Response(text, { status: response.status, headers: response.headers });
+    };
+    for (const fetchFn of [encryptedFetch, createEncryptedFetch({ cacheDir: false, fetch: plainEmpty })]) {
+      const response = await fetchFn(chatUrl(), {
+        method: 'POST',
+        headers: { authorization: auth, 'x-is-encrypted': 'true' },
+        body: body(SINGLE_TURN, { stream: true }),
+      });
+      const events = (await response.text()).split('\n').filter((line) => line.startsWith('data: {'));
+      const contents = events.map((line) => (JSON.parse(line.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content);
+      expect(contents.at(-1)).toBe('');
+      expect(contents.join('')).toBe(expectedAnswer(SINGLE_TURN));
+    }
+    expect(replaced).toBe(1);
+  });
+});

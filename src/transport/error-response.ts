@@ -96,7 +96,8 @@ export function errorResponse(error: unknown): Response | undefined {
     'content-type': 'application/json; charset=utf-8',
     [HEADER_ARK_E2EE_ERROR]: error.code,
   };
-  // openai reads this header before the status; a refusal made here is the same on every try.
-  if (status < 500 && status !== 429) headers['x-should-retry'] = 'false';
+  // openai reads this header before the status: a refusal made here is the same on every try.
+  // Other statuses are the service's own, retried or not as the client does for them.
+  if (status === 400) headers['x-should-retry'] = 'false';
   return new Response(JSON.stringify(body), { status, statusText: STATUS_TEXT[status] ?? '', headers });
 }

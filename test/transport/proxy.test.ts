@@ -357,8 +357,11 @@ describe('proxy: the CLI (node dist/cli/main.js proxy)', () => {
     expect(refused.stderr).toMatch(/^ark-e2ee proxy: --host 0\.0\.0\.0 lets other machines send chats to the proxy in plain text; add --allow-remote/);
     const child = spawn(process.execPath, [main, 'proxy', '--upstream', server.url, '--host', '0.0.0.0', '--allow-remote', '--port', '0', '--no-cache'], { cwd: ROOT });
     let stderr = '';
+    let stdout = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await vi.waitFor(() => expect(stdout).toMatch(/^listening on /), { timeout: 10_000 });
     await vi.waitFor(() => expect(stderr).toMatch(/warning: listening on 0\.0\.0\.0: chats \(and API keys\) reach this proxy from the network in plain text/));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -218,6 +218,7 @@ describe('ark-e2ee serve', () => {
       expect(stderr).toContain('ciphertext on the wire: messages[0].content, messages[1].content');
       expect(stderr).toContain('plain on the wire: message roles and every other field (model, stream)');
       expect(stderr).toMatch(/messages\[1\]\.content: wire "[A-Za-z0-9+/=]{20,}.*" → decrypted "secret question"/);
+      expect(stderr).toMatch(/answer: \d+ text\(s\) encrypted with the request's session/);
       await fetch(`${url}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'mock-model', messages: [{ role: 'user', content: 'open' }] }) });
       await new Promise<void>((resolve) => {
         const poll = (): void => (stderr.includes('NOT ENCRYPTED') ? resolve() : void setTimeout(poll, 20));

@@ -62,5 +62,8 @@ export function describeMockRequest(record: RecordedRequest): string {
   for (const field of fields) {
     lines.push(`  ${field}: wire ${quoted(at(body, field))} → decrypted ${quoted(at(decrypted, field))}`);
   }
+  if (record.answerCiphertexts !== undefined && record.status === 200) {
+    lines.push(`  answer: ${record.answerCiphertexts} text(s) encrypted with the request's session (contents, reasoning); tool calls and other fields plain`);
+  }
   return `${lines.join('\n')}\n`;
 }

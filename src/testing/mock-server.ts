@@ -67,6 +67,8 @@ export interface RecordedRequest {
   ciphertextFields?: string[];
   /** The status answered, once the answer is done; 0 when the connection closed before any. */
   status?: number;
+  /** For an encrypted chat request: how many answer texts the mock encrypted (contents, reasoning). */
+  answerCiphertexts?: number;
 }
 
 export interface MockArkServerStats {
@@ -219,7 +221,11 @@ export async function startMockArkServer(options: MockArkServerOptions = {}): Pr
         record.decryptedMessages = opened.messages;
         record.ciphertextFields = opened.ciphertextFields;
         messages = opened.messages;
-        seal = opened.seal;
+        record.answerCiphertexts = 0;
+        seal = (text) => {
+          record.answerCiphertexts! += 1;
+          return opened.seal(text);
+        };
       }
       if (!Array.isArray(messages)) {
         throw new MockRequestError(400, 'InvalidParameter', 'messages must be an array', 'BadRequest', 'messages');

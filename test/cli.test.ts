@@ -59,6 +59,9 @@ describe('ark-e2ee chat', () => {
     const refused = await cli(['chat', '--base-url', server.url, '--model', 'mock-model', '--no-cache', 'hi'], { ARK_API_KEY: 'wrong' });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('ERR_ARK_E2EE_CERTIFICATE_UNAVAILABLE');
+    const bare = await cli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^ark-e2ee: give a command \(chat, serve, cert, proxy, doctor, demo, vectors\); run "ark-e2ee --help"[^\n]*\n$/);
     const unknown = await cli(['nonsense']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr.trim().split('\n')).toHaveLength(1);

@@ -21,9 +21,14 @@ Exit codes: 0 success; 1 the command failed (an HTTP or encryption error, a fail
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    (name === undefined ? io.stderr : io.stdout).write(`${overallHelp()}\n`);
-    return name === undefined ? 2 : 0;
+  if (name === undefined) {
+    const names = COMMANDS.map((c) => c.name).join(', ');
+    io.stderr.write(`ark-e2ee: give a command (${names}); run "ark-e2ee --help" for what each does\n`);
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(`${overallHelp()}\n`);
+    return 0;
   }
   if (name === '--version' || name === '-v') {
     const { readFile } = await import('node:fs/promises');

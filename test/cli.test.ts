@@ -201,7 +201,7 @@ describe('ark-e2ee serve', () => {
       });
       expect(stderr).toContain('POST /api/v3/e2e/get/certificate 200 certificate request model=mock-model');
       expect(stderr).toMatch(/POST \/api\/v3\/chat\/completions 200 model=mock-model encrypted\n/);
-      expect(stderr).toMatch(/session token \(the client's ephemeral P-256 key\): B[A-Za-z0-9+/]{23}…\(88 chars\)/);
+      expect(stderr).toMatch(/session token \(the client's ephemeral P-256 key\): B[A-Za-z0-9+/]{23}…\(88 characters\)/);
       expect(stderr).toContain('ciphertext on the wire: messages[0].content, messages[1].content');
       expect(stderr).toContain('plain on the wire: message roles and every other field (model, stream)');
       expect(stderr).toMatch(/messages\[1\]\.content: wire "[A-Za-z0-9+/=]{20,}.*" → decrypted "secret question"/);

@@ -7,9 +7,10 @@ import type { RecordedRequest } from '../testing/index.js';
 
 const KEEP = 48;
 
+/** The start of a text, cut on a code point; texts may be tens of megabytes, so only the start is split. */
 function short(text: string, keep = KEEP): string {
-  const chars = Array.from(text);
-  return chars.length > keep ? `${chars.slice(0, keep).join('')}…(${chars.length} chars)` : text;
+  if (text.length <= keep) return text;
+  return `${Array.from(text.slice(0, keep * 2)).slice(0, keep).join('')}…(${text.length} characters)`;
 }
 
 /** The value at a path like `messages[1].content[0].image_url.url` in a parsed body. */

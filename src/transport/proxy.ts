@@ -6,7 +6,9 @@
  * Path mapping: the path the client asks for is appended to the upstream URL's path, query
  * kept. With `upstream: 'https://ark.cn-beijing.volces.com/api/v3'`, a client whose base URL is
  * the proxy root (`http://127.0.0.1:8787`) sends `POST /chat/completions`, which goes up as
- * `POST /api/v3/chat/completions`. Give clients the proxy root, not the upstream's path.
+ * `POST /api/v3/chat/completions`. Give clients the proxy root, not the upstream's path: a path
+ * that already starts with the upstream's path (`/api/v3/chat/completions`) is answered 404
+ * with a message saying so, and not forwarded.
  *
  * Requests carrying `x-is-encrypted: true` (with `encryptAll`, also every POST …/chat/completions
  * and …/batch/chat/completions, bots excepted: the protocol does not cover them) are encrypted

@@ -8,7 +8,8 @@
  *   certificate that fails its checks) is a 400 `invalid_request_error`: no client retries a 400,
  *   and none should: it can never succeed as it is.
  * - The certificate service's own HTTP error keeps its status (a wrong API key stays a 401, the
- *   client's authentication error); a 2xx without a certificate is a 502.
+ *   client's authentication error); a 2xx without a certificate is a 502. So does an OpenAPI
+ *   call's (access keys); access keys set up wrong are a 400.
  * - A JSON answer that arrived but does not decrypt is a 502: an error, never a success.
  * - Anything else (a network failure, a timeout, an abort) is thrown as it is: a client's
  *   connection error, which it retries, as it would without encryption.
@@ -23,6 +24,7 @@ import {
   DecryptionFailedError,
   InvalidCertificateError,
   InvalidKeyError,
+  OpenApiError,
   UnsupportedContentError,
   UnsupportedRequestError,
 } from '../errors.js';
@@ -65,6 +67,12 @@ function statusOf(error: ArkE2EEError): number | undefined {
   if (error instanceof CertificateUnavailableError) {
     if (error.status === undefined) return undefined; // never answered: a connection error
     return error.status >= 400 && error.status <= 599 ? error.status : 502;
+  }
+  if (error instanceof OpenApiError) {
+    // Access keys: an OpenAPI answer keeps its status as the certificate service's does; keys
+    // set up wrong (no action) are a refusal; an OpenAPI that could not be reached stays thrown.
+    if (error.status !== undefined) return error.status >= 400 && error.status <= 599 ? error.status : 502;
+    return error.action === undefined ? 400 : undefined;
   }
   if (error instanceof DecryptionFailedError) return 502;
   return undefined;

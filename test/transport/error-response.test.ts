@@ -9,6 +9,7 @@ import {
   HEADER_ARK_E2EE_ERROR,
   InvalidCertificateError,
   InvalidKeyError,
+  OpenApiError,
   UnsupportedContentError,
   UnsupportedRequestError,
 } from '../../src/index.js';
@@ -28,6 +29,10 @@ describe('errorResponse', () => {
     ['certificate service 503', new CertificateUnavailableError('no', { status: 503 }), 503, 'server_error'],
     ['certificate service 200 without a certificate', new CertificateUnavailableError('no', { status: 200 }), 502, 'server_error'],
     ['an answer that does not decrypt', new DecryptionFailedError('bad'), 502, 'server_error'],
+    ['OpenAPI refused the signature', new OpenApiError('no', { action: 'GetApiKey', status: 403, openApiCode: 'SignatureDoesNotMatch' }), 403, 'permission_error'],
+    ['OpenAPI 200 without a result', new OpenApiError('no', { action: 'GetApiKey', status: 200 }), 502, 'server_error'],
+    ['access keys set up wrong', new OpenApiError('only an access key, no secret key'), 400, 'invalid_request_error'],
+    ['OpenAPI unreachable', new OpenApiError('down', { action: 'GetApiKey', cause: new TypeError('fetch failed') }), undefined],
     ['certificate service unreachable', new CertificateUnavailableError('down', { cause: new TypeError('fetch failed') }), undefined],
     ['a stream error', new EventStreamError('cut'), undefined],
     ['a plain ArkE2EEError', new ArkE2EEError('x'), undefined],

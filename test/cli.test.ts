@@ -55,7 +55,7 @@ describe('ark-e2ee chat', () => {
     expect((await cli(['chat', 'hi'], { ARK_API_KEY: KEY })).code).toBe(2);
     const noKey = await cli(['chat', '--model', 'm', 'hi']);
     expect(noKey.code).toBe(2);
-    expect(noKey.stderr).toBe('ark-e2ee chat: set ARK_API_KEY to your Ark API key; run "ark-e2ee chat --help" for usage\n');
+    expect(noKey.stderr).toMatch(/^ark-e2ee chat: set ARK_API_KEY to your Ark API key[^\n]*; run "ark-e2ee chat --help" for usage\n$/);
     const refused = await cli(['chat', '--base-url', server.url, '--model', 'mock-model', '--no-cache', 'hi'], { ARK_API_KEY: 'wrong' });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('ERR_ARK_E2EE_CERTIFICATE_UNAVAILABLE');

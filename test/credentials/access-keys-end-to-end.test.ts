@@ -49,7 +49,7 @@ const expectedAnswer = mockAnswerText([{ role: 'user', content: '你好, access 
 describe('createEncryptedFetch with access keys', () => {
   it('gets the key and the certificate from the OpenAPI, and the chat goes out encrypted with the short-lived key', async () => {
     const s = await mock();
-    const encryptedFetch = createEncryptedFetch({ accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false });
+    const encryptedFetch = createEncryptedFetch({ errors: 'throw', accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false });
     for (let i = 0; i < 3; i++) {
       const response = await ask(encryptedFetch, s);
       expect(response.status).toBe(200);
@@ -69,7 +69,7 @@ describe('createEncryptedFetch with access keys', () => {
 
   it('leaves a request with its own API key alone: its key, and the certificate service', async () => {
     const s = await mock({ apiKey: 'own-key' });
-    const encryptedFetch = createEncryptedFetch({ accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false });
+    const encryptedFetch = createEncryptedFetch({ errors: 'throw', accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false });
     expect((await ask(encryptedFetch, s, { authorization: 'Bearer own-key' })).status).toBe(200);
     expect(s.openApi!.stats.getApiKey + s.openApi!.stats.getEndpointCertificate).toBe(0);
     expect(serviceCertificateRequests(s)).toHaveLength(1);
@@ -83,7 +83,7 @@ describe('createEncryptedFetch with access keys', () => {
       defaultHeaders: { Authorization: null },
       baseURL: s.url,
       maxRetries: 0,
-      fetch: createEncryptedFetch({ accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false }),
+      fetch: createEncryptedFetch({ errors: 'throw', accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false }),
     });
     const completion = await client.chat.completions.create(
       { model: MODEL, messages: [{ role: 'user', content: '你好, access keys' }] },
@@ -97,7 +97,7 @@ describe('createEncryptedFetch with access keys', () => {
     const s = await mock();
     vi.stubEnv('VOLC_ACCESSKEY', AK);
     vi.stubEnv('VOLC_SECRETKEY', SK);
-    const response = await ask(createEncryptedFetch({ openApiUrl: s.openApiUrl, cacheDir: false }), s);
+    const response = await ask(createEncryptedFetch({ errors: 'throw', openApiUrl: s.openApiUrl, cacheDir: false }), s);
     expect(response.status).toBe(200);
     expect(s.openApi!.stats.getApiKey).toBe(1);
   });
@@ -107,7 +107,7 @@ describe('createEncryptedFetch with access keys', () => {
     ['an unknown endpoint', {}, 'ep-20990101-nope', 'NotFound.Endpoint'],
   ])('%s: a typed error with the OpenAPI code and request id, and nothing sent to chat', async (_what, opts, model, code) => {
     const s = await mock();
-    const encryptedFetch = createEncryptedFetch({ accessKey: AK, secretKey: SK, ...opts, openApiUrl: s.openApiUrl, cacheDir: false });
+    const encryptedFetch = createEncryptedFetch({ errors: 'throw', accessKey: AK, secretKey: SK, ...opts, openApiUrl: s.openApiUrl, cacheDir: false });
     const error = await ask(encryptedFetch, s, { model }).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(OpenApiError);
     expect((error as OpenApiError).code).toBe('ERR_ARK_E2EE_OPENAPI');
@@ -140,7 +140,7 @@ describe('createEncryptedFetch with access keys', () => {
 
   it('asks for the AICC certificate in AICC mode, and the chat carries its ring and key ids', async () => {
     const s = await mock({ aicc: true });
-    const encryptedFetch = createEncryptedFetch({ accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false, aicc: true });
+    const encryptedFetch = createEncryptedFetch({ errors: 'throw', accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false, aicc: true });
     expect((await ask(encryptedFetch, s)).status).toBe(200);
     const certificateCall = s.requests.find((r) => r.path.includes('GetEndpointCertificate'))!;
     expect(JSON.parse(certificateCall.body)).toEqual({ Id: MODEL, Type: 'AICCv0.1' });
@@ -151,7 +151,7 @@ describe('createEncryptedFetch with access keys', () => {
     const s = await mock({ apiKey: 'own-key' });
     const cacheDir = await mkdtemp(join(tmpdir(), 'ark-e2ee-ak-cache-'));
     try {
-      const encryptedFetch = createEncryptedFetch({ accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir });
+      const encryptedFetch = createEncryptedFetch({ errors: 'throw', accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir });
       // An API-key call first: the gateway's certificate, in memory and on disk.
       expect((await ask(encryptedFetch, s, { authorization: 'Bearer own-key' })).status).toBe(200);
       expect(await readFile(join(cacheDir, `${MODEL}.pem`), 'utf8')).toBe(s.certificatePem);
@@ -162,7 +162,7 @@ describe('createEncryptedFetch with access keys', () => {
       // A cached chain that does not verify is not used either.
       const other = createMockPcaChain(createMockCertificate());
       await writeFile(join(cacheDir, `${MODEL}.pem`), `${s.openApi!.chain.instancePem}${other.subCaPem}${other.rootPem}`, { mode: 0o600 });
-      expect((await ask(createEncryptedFetch({ accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir }), s)).status).toBe(200);
+      expect((await ask(createEncryptedFetch({ errors: 'throw', accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir }), s)).status).toBe(200);
       expect(s.openApi!.stats.getEndpointCertificate).toBe(2);
     } finally {
       await rm(cacheDir, { recursive: true, force: true });
@@ -187,7 +187,7 @@ describe('createEncryptedFetch with access keys', () => {
     const base = { accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false as const };
     const pin = await certificateKeyPin(s.certificatePem); // the instance certificate has the same key
     expect((await ask(createEncryptedFetch({ ...base, pinnedKeys: [pin] }), s)).status).toBe(200);
-    await expect(ask(createEncryptedFetch({ ...base, pinnedKeys: [Buffer.alloc(32, 7).toString('base64')] }), s)).rejects.toThrow(InvalidCertificateError);
+    await expect(ask(createEncryptedFetch({ errors: 'throw', ...base, pinnedKeys: [Buffer.alloc(32, 7).toString('base64')] }), s)).rejects.toThrow(InvalidCertificateError);
     expect(chatRequests(s)).toHaveLength(1);
   });
 
@@ -198,11 +198,11 @@ describe('createEncryptedFetch with access keys', () => {
 
   it('lets the user pin the control plane root with trustAnchors; another root refuses, nothing sent', async () => {
     const s = await mock();
-    const pinned = createEncryptedFetch({ accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false, trustAnchors: [s.openApi!.chain.rootPem] });
+    const pinned = createEncryptedFetch({ errors: 'throw', accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false, trustAnchors: [s.openApi!.chain.rootPem] });
     expect((await ask(pinned, s)).status).toBe(200);
 
     const otherRoot = makeCertificate({ commonName: 'ark-e2ee mock PCA root', ca: true }).pem;
-    const wrong = createEncryptedFetch({ accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false, trustAnchors: [otherRoot] });
+    const wrong = createEncryptedFetch({ errors: 'throw', accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir: false, trustAnchors: [otherRoot] });
     await expect(ask(wrong, s)).rejects.toThrow(InvalidCertificateError);
     expect(chatRequests(s)).toHaveLength(1);
   });

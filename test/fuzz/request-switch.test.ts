@@ -26,7 +26,7 @@ let run = 0;
 beforeAll(async () => {
   server = await startMockArkServer({ apiKey: API_KEY });
   const options = { cacheDir: false as const, onWarning: () => undefined };
-  encryptedFetch = createEncryptedFetch(options);
+  encryptedFetch = createEncryptedFetch({ ...options, errors: 'throw' });
   agent = new Agent().compose(arkEncryption(options));
   proxy = await startEncryptingProxy({ upstream: server.url, ...options });
 });

@@ -33,7 +33,7 @@ let encryptedFetch: typeof fetch;
 beforeAll(async () => {
   server = await startMockArkServer({ apiKey: API_KEY });
   const options = { cacheDir: false as const, onWarning: (message: string) => warnings.push(message) };
-  encryptedFetch = createEncryptedFetch(options);
+  encryptedFetch = createEncryptedFetch({ ...options, errors: 'throw' });
   agent = new Agent().compose(arkEncryption(options));
   proxy = await startEncryptingProxy({ upstream: server.url, ...options });
   allProxy = await startEncryptingProxy({ upstream: server.url, encryptAll: true, ...options });

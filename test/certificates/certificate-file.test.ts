@@ -197,7 +197,7 @@ describe('through createEncryptedFetch', () => {
     const fifo = join(tmp, 'fifo.pem');
     execFileSync('mkfifo', [fifo]);
     vi.stubEnv('E2E_CERTIFICATE_PATH', fifo);
-    const fetchFn = createEncryptedFetch({ cacheDir: false });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false });
     const before = server.requests.length;
     for (let i = 0; i < 5; i++) {
       const error = await chat(fetchFn, server.url, { key: 'file-test-key' }).catch((caught: unknown) => caught);
@@ -210,7 +210,7 @@ describe('through createEncryptedFetch', () => {
     const file = join(tmp, 'model.pem');
     await writeFile(file, server.certificatePem);
     vi.stubEnv('E2E_CERTIFICATE_PATH', file);
-    const fetchFn = createEncryptedFetch({ cacheDir: false });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false });
     expect(await contentOf(await chat(fetchFn, server.url, { key: 'file-test-key', text: 'one' }))).toBe('echo: one');
     await writeFile(file, `${server.certificatePem}trailing junk\n`);
     await expect(chat(fetchFn, server.url, { key: 'file-test-key' })).rejects.toThrow(/E2E_CERTIFICATE_PATH .*text after the last certificate block/);

@@ -192,7 +192,7 @@ describe('the certificate fetch does not follow a redirect to another origin (is
   };
 
   it('through createEncryptedFetch (fetch follows redirects by default)', async () => {
-    const fetchFn = createEncryptedFetch({ cacheDir: false });
+    const fetchFn = createEncryptedFetch({ errors: 'throw', cacheDir: false });
     refusedAsRedirect(await encryptedChat(fetchFn, redirectorUrl).catch((caught: unknown) => caught));
     expect(chatRequestsOf(target)).toEqual([]);
   });

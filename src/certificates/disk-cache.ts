@@ -1,26 +1,36 @@
 /**
- * The on-disk certificate cache `<dir>/<model>.pem` (protocol §1), the layout the official
- * Python and Go SDKs share (default `~/.ark/certificates`). Node only, loaded lazily.
+ * The on-disk certificate cache (protocol §1; docs/protocol.md says which file serves which
+ * request). Node only, reached through the platform seam.
  *
- * Files are written atomically (a temporary file renamed into place) with mode 0600 in a 0700
- * folder; a file readable by others is deleted rather than trusted. A folder we cannot write
- * means memory only, with one warning.
+ * - The official service's default base URL uses the SDKs' own layout `<cacheDir>/<model>.pem`
+ *   (default `~/.ark/certificates`), shared with the Python, Go and Java SDKs both ways.
+ * - Every other base URL uses `<cacheDir>/by-origin/<folder>/<model>.pem`, `<folder>` naming
+ *   that one base URL (origin.ts), so one origin's certificate never serves another.
+ * - Reading: safe-file.ts. A file that fails its checks is never used, never deleted, and
+ *   replaced only if it is ours; one warning names it.
+ * - Writing: a temporary file renamed into place, never over a file another user owns; mode
+ *   0644 for a new file (a certificate is public), the old readable bits when replacing, never
+ *   group- or other-writable. New folders are 0700 (which models one uses is one's own business);
+ *   existing folders keep their mode. A folder we cannot write means memory only, one warning.
  */
-import type * as Fs from 'node:fs/promises';
-import type * as Os from 'node:os';
-import type * as Path from 'node:path';
+import type * as Crypto from 'node:crypto';
 import { builtinModule, nodeProcess } from '../runtime.js';
+import { readableFolderName, sharesSdkLayout } from './origin.js';
+import { currentUid, folderProblem, isWindows, nodeFs, readCertificateFile, type NodeFs } from './safe-file.js';
 
 export interface CachedCertificate {
   pem: string;
   /** The file's modification time, ms since the epoch: its age decides reloading (§1). */
   modifiedMs: number;
+  /** Where it was read from. */
+  file?: string;
 }
 
 export interface CertificateStore {
-  read(model: string): Promise<CachedCertificate | undefined>;
-  write(model: string, pem: string): Promise<void>;
-  remove(model: string): Promise<void>;
+  /** The file that holds `model`'s certificate from `baseUrl`; `undefined`: never on disk. */
+  fileFor(baseUrl: string, model: string): string | undefined;
+  read(baseUrl: string, model: string): Promise<CachedCertificate | undefined>;
+  write(baseUrl: string, model: string, pem: string): Promise<void>;
 }
 
 /** A model name that can safely become a file name: no separators, no `..`, no `:`. */
@@ -36,55 +46,108 @@ export function isSafeModelName(model: string): boolean {
 
 /** `~/.ark/certificates`, or `undefined` off Node. */
 export function defaultCacheDir(): string | undefined {
-  const os = builtinModule<typeof Os>('node:os');
-  const path = builtinModule<typeof Path>('node:path');
-  return os && path ? path.join(os.homedir(), '.ark', 'certificates') : undefined;
+  const node = nodeFs();
+  return node ? node.path.join(node.os.homedir(), '.ark', 'certificates') : undefined;
 }
 
-const isPosix = (): boolean => nodeProcess()?.platform !== 'win32';
+/** The folder, under `<cacheDir>/by-origin`, of a base URL that is not the official default. */
+export function originFolderName(baseUrl: string): string {
+  const readable = readableFolderName(baseUrl);
+  if (readable !== undefined) return readable;
+  const crypto = builtinModule<typeof Crypto>('node:crypto')!;
+  return `sha256-${crypto.createHash('sha256').update(baseUrl).digest('hex')}`;
+}
+
+/** The mode a written file gets: 0644 when new, else the old readable bits (never g/o-write). */
+const modeFor = (old: number | undefined): number => (old === undefined ? 0o644 : (old & 0o644) | 0o600);
 
 /** A disk store over `dir`, or `undefined` where there is no file system. */
 export function createDiskCache(dir: string, warn: (message: string) => void): CertificateStore | undefined {
-  const fs = builtinModule<typeof Fs>('node:fs/promises');
-  const path = builtinModule<typeof Path>('node:path');
-  if (!fs || !path) return undefined;
+  const node = nodeFs();
+  if (!node) return undefined;
+  const { fs, path } = node;
+  const root = path.resolve(dir);
   let writable = true;
-  const fileOf = (model: string): string | undefined =>
-    isSafeModelName(model) ? path.join(dir, `${model}.pem`) : undefined;
+  /** Files (or their folders) found unsafe and not ours: never used, never written. */
+  const blocked = new Set<string>();
+  const warned = new Set<string>();
+  const warnOnce = (key: string, message: string): void => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    warn(message);
+  };
 
-  const remove = async (model: string): Promise<void> => {
-    const file = fileOf(model);
-    if (file) await fs.rm(file, { force: true }).catch(() => undefined);
+  const fileFor = (baseUrl: string, model: string): string | undefined => {
+    if (!isSafeModelName(model)) return undefined;
+    const name = `${model}.pem`;
+    return sharesSdkLayout(baseUrl) ? path.join(root, name) : path.join(root, 'by-origin', originFolderName(baseUrl), name);
+  };
+
+  /** The file's path with the links in its folders resolved, or `undefined` if a folder is missing. */
+  const resolved = async (file: string): Promise<string | undefined> => {
+    try {
+      return path.join(await fs.realpath(path.dirname(file)), path.basename(file));
+    } catch {
+      return undefined;
+    }
+  };
+
+  const refuse = (file: string, reason: string, ours: boolean): undefined => {
+    if (!ours) blocked.add(file);
+    warnOnce(
+      file,
+      `not using the cached certificate ${file}: ${reason}. ` +
+        (ours ? 'Fetching it again to replace it.' : 'Fetching it again and keeping it in memory only; remove the file or fix its folder.'),
+    );
+    return undefined;
   };
 
   return {
-    async read(model) {
-      const file = fileOf(model);
+    fileFor,
+
+    async read(baseUrl, model) {
+      const file = fileFor(baseUrl, model);
       if (!file) return undefined;
+      const real = await resolved(file);
+      if (real === undefined) return undefined;
       try {
-        const info = await fs.lstat(file);
-        if (!info.isFile() || (isPosix() && (info.mode & 0o077) !== 0)) {
-          // Not a plain private file: someone else could have written or read it.
-          await remove(model);
-          return undefined;
-        }
-        return { pem: await fs.readFile(file, 'utf8'), modifiedMs: info.mtimeMs };
-      } catch {
-        return undefined;
+        const problem = (await folderProblem(node, path.dirname(file))) ?? (await folderProblem(node, path.dirname(real)));
+        if (problem !== undefined) return refuse(file, problem, false);
+        const verdict = await readCertificateFile(node, real);
+        if (verdict.kind === 'absent') return undefined;
+        if (verdict.kind === 'unsafe') return refuse(file, verdict.reason, verdict.ours);
+        return { pem: verdict.pem, modifiedMs: verdict.modifiedMs, file };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        return refuse(file, (error as Error).message, false);
       }
     },
 
-    async write(model, pem) {
-      const file = fileOf(model);
-      if (!file || !writable) return;
+    async write(baseUrl, model, pem) {
+      const file = fileFor(baseUrl, model);
+      if (!file || !writable || blocked.has(file)) return;
+      const folder = path.dirname(file);
       const temporary = `${file}.${nodeProcess()?.pid ?? 0}.${Math.random().toString(36).slice(2)}.tmp`;
       try {
-        await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-        if (isPosix() && ((await fs.stat(dir)).mode & 0o077) !== 0) await fs.chmod(dir, 0o700);
-        await fs.writeFile(temporary, pem, { mode: 0o600, flag: 'wx' });
-        await fs.rename(temporary, file);
+        await fs.mkdir(folder, { recursive: true, mode: 0o700 });
+        const realFolder = await fs.realpath(folder);
+        const problem = (await folderProblem(node, folder)) ?? (await folderProblem(node, realFolder));
+        if (problem !== undefined) {
+          refuse(file, problem, false);
+          return;
+        }
+        const target = path.join(realFolder, path.basename(file));
+        const old = await fs.lstat(target).catch(() => undefined);
+        const me = currentUid();
+        if (old !== undefined && !isWindows() && me !== undefined && old.uid !== me) {
+          refuse(file, `it belongs to another user (uid ${old.uid})`, false);
+          return;
+        }
+        const temp = path.join(realFolder, path.basename(temporary));
+        await writeTemporary(node, temp, pem, modeFor(old?.isFile() ? old.mode : undefined));
+        await fs.rename(temp, target);
       } catch (error) {
-        await fs.rm(temporary, { force: true }).catch(() => undefined);
+        await fs.rm(path.join(await fs.realpath(folder).catch(() => folder), path.basename(temporary)), { force: true }).catch(() => undefined);
         // Writes for several models may be under way at once: only the first failure warns.
         if (!writable) return;
         writable = false;
@@ -94,7 +157,12 @@ export function createDiskCache(dir: string, warn: (message: string) => void): C
         );
       }
     },
-
-    remove,
   };
+}
+
+/** A new file (O_EXCL: never an existing file or link) holding `pem`, with exactly `mode`. */
+async function writeTemporary({ fs }: NodeFs, temp: string, pem: string, mode: number): Promise<void> {
+  await fs.writeFile(temp, pem, { mode: 0o600, flag: 'wx' });
+  // writeFile's mode is narrowed by the umask; the cache's mode is this module's choice.
+  if (!isWindows()) await fs.chmod(temp, mode);
 }

@@ -6,7 +6,11 @@
  *
  * With `trust` (trustAnchors / pinnedKeys, see trust.ts) every certificate, whatever its source,
  * is verified before it is used or kept: one that fails is never cached (a cached file that fails
- * is deleted and fetched afresh) and the request fails with `InvalidCertificateError`.
+ * is fetched afresh and replaced) and the request fails with `InvalidCertificateError`.
+ *
+ * The memory cache is keyed by (mode, base URL, model) and holds at most `maxEntries` of them,
+ * the least recently used dropped first; a PEM is parsed once and its object shared by every
+ * model it serves (a gateway or the mock gives one certificate for all models).
  *
  * A PEM with several CERTIFICATE blocks is the model's certificate (the first block) followed by
  * intermediates: the first block is parsed, the whole text is kept (and cached) so the chain can
@@ -15,8 +19,9 @@
 import { anySignal } from '../any-signal.js';
 import { CertificateUnavailableError, InvalidCertificateError } from '../errors.js';
 import { parseCertificate, type ModelCertificate } from '../protocol/certificate.js';
-import { CERTIFICATE_RELOAD_MS } from '../protocol/constants.js';
-import type { CertificateStore } from './disk-cache.js';
+import { CERTIFICATE_PATH, CERTIFICATE_RELOAD_MS } from '../protocol/constants.js';
+import { LruMap } from '../protocol/lru-map.js';
+import type { CachedCertificate, CertificateStore } from './disk-cache.js';
 import { fetchCertificatePem, type CertificateHttp } from './service.js';
 import { splitPemCertificates, type CertificateTrust } from './trust.js';
 
@@ -36,6 +41,25 @@ export interface CertificateSourceOptions {
   now?: () => number;
   /** trustAnchors / pinnedKeys checks (`CertificateTrust.from`); none when undefined. */
   trust?: CertificateTrust | undefined;
+  /** Certificates held in memory, by (mode, base URL, model); default 1000. */
+  maxEntries?: number;
+  /** What `certificate` is, for messages and `lookup`: default "the certificate option". */
+  optionLabel?: string;
+}
+
+export const DEFAULT_CERTIFICATE_CACHE_SIZE = 1000;
+
+/** Where a certificate came from (what `ark-e2ee cert` reports). */
+export type CertificateFrom =
+  | { kind: 'option'; label: string }
+  | { kind: 'memory' }
+  | { kind: 'cache'; file: string }
+  /** `file`: where it was stored, if it was. */
+  | { kind: 'service'; url: string; file: string | undefined };
+
+export interface CertificateLookup {
+  certificate: ModelCertificate;
+  from: CertificateFrom;
 }
 
 export interface CertificateNeed {
@@ -55,7 +79,7 @@ interface MemoryEntry {
 
 /** A shared fetch, aborted only when every request waiting on it has given up. */
 interface Flight {
-  promise: Promise<ModelCertificate>;
+  promise: Promise<CertificateLookup>;
   controller: AbortController;
   waiters: number;
 }
@@ -79,14 +103,6 @@ export function parseModelCertificate(pem: string): ModelCertificate {
   return Object.freeze({ ...parseCertificate(blocks[0]!), pem });
 }
 
-function tryParse(pem: string): ModelCertificate | undefined {
-  try {
-    return parseModelCertificate(pem);
-  } catch {
-    return undefined;
-  }
-}
-
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -97,25 +113,46 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefine
   });
 }
 
-const PARSED_OPTIONS_KEPT = 16;
+const PARSED_PEMS_KEPT = 16;
 
 export class CertificateSource {
-  private readonly memory = new Map<string, MemoryEntry>();
+  private readonly memory: LruMap<string, MemoryEntry>;
   private readonly flights = new Map<string, Flight>();
   /**
-   * PEMs of the certificate option, parsed: parsing costs ~0.5 ms, and the option (or
-   * E2E_CERTIFICATE_PATH, read afresh each time) gives the same text on every request. One
-   * object per certificate also keeps per-certificate caches (the noble tables) warm.
+   * PEMs parsed lately (the option, E2E_CERTIFICATE_PATH read afresh, the cache, the service):
+   * parsing costs ~0.5 ms and one PEM often serves every model. One object per certificate
+   * also keeps per-certificate caches (the noble tables, the session pool) warm.
    */
-  private readonly parsedOptions = new Map<string, ModelCertificate>();
+  private readonly parsed = new LruMap<string, ModelCertificate>(PARSED_PEMS_KEPT);
   private readonly now: () => number;
 
   constructor(private readonly options: CertificateSourceOptions) {
     this.now = options.now ?? Date.now;
+    this.memory = new LruMap(options.maxEntries ?? DEFAULT_CERTIFICATE_CACHE_SIZE, 'certificateCacheSize');
   }
 
   /** The certificate for `need.model` in `need.aicc` mode. */
   async get(need: CertificateNeed): Promise<ModelCertificate> {
+    return (await this.lookup(need)).certificate;
+  }
+
+  /** Certificates held in memory now. */
+  get memorySize(): number {
+    return this.memory.size;
+  }
+
+  /** The file the disk cache keeps `model`'s certificate from `baseUrl` in, if it keeps it. */
+  cacheFileFor(baseUrl: string, model: string): string | undefined {
+    return this.storeFor(baseUrl)?.fileFor(baseUrl, model);
+  }
+
+  /** The disk cache's file for `model` from `baseUrl`, as it is (stale or not), with the read checks. */
+  async readCache(baseUrl: string, model: string): Promise<CachedCertificate | undefined> {
+    return this.storeFor(baseUrl)?.read(baseUrl, model);
+  }
+
+  /** The certificate for `need.model` in `need.aicc` mode, and where it came from. */
+  async lookup(need: CertificateNeed): Promise<CertificateLookup> {
     if (need.signal?.aborted) throw need.signal.reason;
     if (this.options.certificate !== undefined) return this.fromOption(need);
     const key = `${need.aicc ? 'aicc' : 'plain'}\n${need.baseUrl}\n${need.model}`;
@@ -126,7 +163,7 @@ export class CertificateSource {
       validAt(cached.certificate, this.now()) &&
       this.now() <= cached.trustedUntilMs
     ) {
-      return cached.certificate;
+      return { certificate: cached.certificate, from: { kind: 'memory' } };
     }
     let flight = this.flights.get(key);
     if (!flight) {
@@ -145,10 +182,15 @@ export class CertificateSource {
   /** Forgets every certificate held in memory (the disk cache is left as it is). */
   clear(): void {
     this.memory.clear();
-    this.parsedOptions.clear();
+    this.parsed.clear();
   }
 
-  private async wait(key: string, flight: Flight, signal: AbortSignal | null | undefined): Promise<ModelCertificate> {
+  private storeFor(baseUrl: string): CertificateStore | undefined {
+    const { storesFor } = this.options;
+    return storesFor === undefined || storesFor(baseUrl) ? this.options.store : undefined;
+  }
+
+  private async wait(key: string, flight: Flight, signal: AbortSignal | null | undefined): Promise<CertificateLookup> {
     flight.waiters++;
     try {
       return await raceAbort(flight.promise, signal);
@@ -162,23 +204,30 @@ export class CertificateSource {
     }
   }
 
-  private async fromOption(need: CertificateNeed): Promise<ModelCertificate> {
+  private async fromOption(need: CertificateNeed): Promise<CertificateLookup> {
     const option = this.options.certificate!;
+    const label = this.options.optionLabel ?? 'the certificate option';
     const pem = typeof option === 'string' ? option : await raceAbort(Promise.resolve(option(need.model)), need.signal);
-    const cert = this.parseOption(pem);
-    this.check(cert, need, 'the certificate option');
-    await this.verify(cert, need, 'the certificate option');
+    const cert = this.parse(pem);
+    this.check(cert, need, label);
+    await this.verify(cert, need, label);
+    return { certificate: cert, from: { kind: 'option', label } };
+  }
+
+  private parse(pem: string): ModelCertificate {
+    const known = this.parsed.get(pem);
+    if (known !== undefined) return known;
+    const cert = parseModelCertificate(pem);
+    this.parsed.set(pem, cert);
     return cert;
   }
 
-  private parseOption(pem: string): ModelCertificate {
-    const known = this.parsedOptions.get(pem);
-    if (known !== undefined) return known;
-    const cert = parseModelCertificate(pem);
-    // A handful of models, each with its PEM, at most: keep the last few.
-    if (this.parsedOptions.size >= PARSED_OPTIONS_KEPT) this.parsedOptions.delete(this.parsedOptions.keys().next().value!);
-    this.parsedOptions.set(pem, cert);
-    return cert;
+  private tryParse(pem: string): ModelCertificate | undefined {
+    try {
+      return this.parse(pem);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The trust checks, if any; the end of the chain's validity (Infinity without checks). */
@@ -206,26 +255,27 @@ export class CertificateSource {
     }
   }
 
-  private async load(key: string, need: CertificateNeed, signal: AbortSignal): Promise<ModelCertificate> {
-    const { storesFor } = this.options;
-    const store = storesFor === undefined || storesFor(need.baseUrl) ? this.options.store : undefined;
-    const cached = await store?.read(need.model);
+  private async load(key: string, need: CertificateNeed, signal: AbortSignal): Promise<CertificateLookup> {
+    const store = this.storeFor(need.baseUrl);
+    const cached = await store?.read(need.baseUrl, need.model);
     if (cached) {
-      const cert = tryParse(cached.pem);
+      const cert = this.tryParse(cached.pem);
       const fresh = this.now() - cached.modifiedMs < CERTIFICATE_RELOAD_MS;
       if (cert && fresh && usableIn(cert, need.aicc) && validAt(cert, this.now())) {
         const trustedUntilMs = await this.verify(cert, need, 'the cached certificate').catch(() => undefined);
-        if (trustedUntilMs !== undefined) return this.remember(key, cert, trustedUntilMs);
+        const file = cached.file ?? store!.fileFor(need.baseUrl, need.model) ?? '';
+        if (trustedUntilMs !== undefined) return this.remember(key, cert, trustedUntilMs, { kind: 'cache', file });
         // Not trusted (e.g. written before trustAnchors / pinnedKeys were set): never used.
       }
-      // Corrupt, stale, of the other mode, out of its validity or untrusted: fetch it again.
-      await store?.remove(need.model);
+      // Corrupt, stale, of the other mode, out of its validity or untrusted: fetched again,
+      // and the file replaced (atomically, below) once the new one has passed every check.
     }
     const cert = await this.fetchFromService(need, signal);
     this.check(cert, need, 'the certificate the service gave');
     const trustedUntilMs = await this.verify(cert, need, 'the certificate the service gave');
-    await store?.write(need.model, cert.pem);
-    return this.remember(key, cert, trustedUntilMs);
+    await store?.write(need.baseUrl, need.model, cert.pem);
+    const from: CertificateFrom = { kind: 'service', url: `${need.baseUrl}${CERTIFICATE_PATH}`, file: store?.fileFor(need.baseUrl, need.model) };
+    return this.remember(key, cert, trustedUntilMs, from);
   }
 
   private async fetchFromService(need: CertificateNeed, signal: AbortSignal): Promise<ModelCertificate> {
@@ -235,7 +285,7 @@ export class CertificateSource {
     try {
       const { fetchPem } = this.options;
       const pem = fetchPem ? await fetchPem(need, combined) : await fetchCertificatePem(this.options.http, { ...need, signal: combined });
-      return parseModelCertificate(pem);
+      return this.parse(pem);
     } catch (error) {
       if (timeout.aborted && !signal.aborted) {
         throw new CertificateUnavailableError(
@@ -248,8 +298,8 @@ export class CertificateSource {
     }
   }
 
-  private remember(key: string, certificate: ModelCertificate, trustedUntilMs: number): ModelCertificate {
+  private remember(key: string, certificate: ModelCertificate, trustedUntilMs: number, from: CertificateFrom): CertificateLookup {
     this.memory.set(key, { certificate, loadedMs: this.now(), trustedUntilMs });
-    return certificate;
+    return { certificate, from };
   }
 }

@@ -78,8 +78,9 @@ export interface AccessKeyAuthSettings {
 function controlPlaneOnly(store: CertificateStore | undefined, now: () => number): CertificateStore | undefined {
   if (store === undefined) return undefined;
   return {
-    async read(model: string): Promise<CachedCertificate | undefined> {
-      const cached = await store.read(model);
+    fileFor: (baseUrl, model) => store.fileFor(baseUrl, model),
+    async read(baseUrl: string, model: string): Promise<CachedCertificate | undefined> {
+      const cached = await store.read(baseUrl, model);
       if (cached === undefined) return undefined;
       const verified = await verifyControlPlaneChain(cached.pem, now(), `the cached certificate of model "${model}"`).then(
         () => true,
@@ -87,8 +88,7 @@ function controlPlaneOnly(store: CertificateStore | undefined, now: () => number
       );
       return verified ? cached : undefined; // fetched again, and written over
     },
-    write: (model, pem) => store.write(model, pem),
-    remove: (model) => store.remove(model),
+    write: (baseUrl, model, pem) => store.write(baseUrl, model, pem),
   };
 }
 

@@ -8,13 +8,18 @@
  * - Each session is handed out once and never again (the pool forgets it as it gives it).
  * - At most `size` sessions wait per certificate, for at most `maxCertificates` certificates
  *   (the least recently used is dropped past that).
- * - `drop(certificate)` (called when a certificate is replaced) and `clear()` forget sessions.
+ * - `drop(certificate)` and `clear()` forget sessions. `use(user, certificate)` records which
+ *   certificate a user (a base URL and model) has now; when a user's certificate is replaced
+ *   and no other user has the old one, the old one's sessions go. At most `maxUsers` users are
+ *   remembered (the least recently seen is forgotten), so a process that meets 100 000 models
+ *   keeps no more.
  * - Refills run one session per macrotask (setImmediate, else setTimeout 0), never in a
  *   microtask: a microtask would run before the request is sent, i.e. still on its path.
  * - `size: 0` turns the pool off: every `take` is a fresh `createSession`.
  */
 import type { BackendChoice } from '../crypto/backend.js';
 import type { ModelCertificate } from './certificate.js';
+import { LruMap } from './lru-map.js';
 import { createSession, type Session } from './session.js';
 
 export interface SessionPoolOptions {
@@ -22,6 +27,8 @@ export interface SessionPoolOptions {
   size?: number;
   /** Certificates with sessions ready at once; default 8. */
   maxCertificates?: number;
+  /** Users (base URL and model) whose certificate is remembered for `use`; default 1000. */
+  maxUsers?: number;
   aicc?: boolean;
   backend?: BackendChoice;
   /** How a refill is scheduled; default setImmediate where it exists, else setTimeout(…, 0). */
@@ -30,6 +37,7 @@ export interface SessionPoolOptions {
 
 export const DEFAULT_SESSION_POOL_SIZE = 4;
 const DEFAULT_MAX_CERTIFICATES = 8;
+const DEFAULT_MAX_USERS = 1000;
 
 interface Entry {
   /** The certificate the sessions are made for (the latest object parsed from its PEM). */
@@ -56,8 +64,12 @@ export class SessionPool {
    * parsed twice is the same certificate, and its sessions are good for either object.
    */
   private readonly entries = new Map<string, Entry>();
+  /** Each user's certificate PEM, and how many remembered users have each PEM. */
+  private readonly users: LruMap<string, string>;
+  private readonly usersOf = new Map<string, number>();
 
   constructor(private readonly options: SessionPoolOptions = {}) {
+    this.users = new LruMap(options.maxUsers ?? DEFAULT_MAX_USERS, 'maxUsers');
     const size = options.size ?? DEFAULT_SESSION_POOL_SIZE;
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`sessionPool must be a whole number ≥ 0, got ${size}`);
     this.size = size;
@@ -89,6 +101,26 @@ export class SessionPool {
     return session;
   }
 
+  /**
+   * `user` (a base URL and model) has `certificate` now. If it had another, that one was
+   * replaced (reloaded, or a new PEM): its sessions go, unless another user still has it.
+   */
+  use(user: string, certificate: ModelCertificate): void {
+    const pem = certificate.pem;
+    const previous = this.users.get(user);
+    if (previous === pem) return;
+    const evicted = this.users.set(user, pem);
+    this.usersOf.set(pem, (this.usersOf.get(pem) ?? 0) + 1);
+    // A user forgotten for room: its certificate is not replaced, its sessions stay.
+    if (evicted !== undefined) this.release(evicted[1], false);
+    if (previous !== undefined) this.release(previous, true);
+  }
+
+  /** Users remembered now. */
+  get userCount(): number {
+    return this.users.size;
+  }
+
   /** Sessions ready for `certificate` now (for tests and the benchmark). */
   readyCount(certificate: ModelCertificate): number {
     return this.entries.get(certificate.pem)?.ready.length ?? 0;
@@ -108,6 +140,18 @@ export class SessionPool {
   clear(): void {
     for (const entry of this.entries.values()) entry.ready.length = 0;
     this.entries.clear();
+    this.users.clear();
+    this.usersOf.clear();
+  }
+
+  private release(pem: string, replaced: boolean): void {
+    const left = (this.usersOf.get(pem) ?? 1) - 1;
+    if (left > 0) {
+      this.usersOf.set(pem, left);
+      return;
+    }
+    this.usersOf.delete(pem);
+    if (replaced) this.dropId(pem);
   }
 
   private dropId(id: string): void {

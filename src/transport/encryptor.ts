@@ -3,6 +3,7 @@
  * asked for encryption, in one place: check it is a chat completion, get the certificate, make
  * the session, encrypt the body, set the headers; then decrypt the answer. Only the edges differ.
  */
+import { isLoopback } from '../certificates/origin.js';
 import { CertificateSource, type CertificateOption, type CertificateSourceOptions } from '../certificates/source.js';
 import type { CertificateHttp } from '../certificates/service.js';
 import { CertificateTrust } from '../certificates/trust.js';
@@ -20,7 +21,6 @@ import { decryptEventStream } from '../protocol/event-stream.js';
 import { encryptChatRequestJsonAsync } from '../protocol/request-async.js';
 import { parseChatRequestBody, requestBodyText, stringifyRequestBody } from '../protocol/request-body.js';
 import { decryptChatCompletion } from '../protocol/response.js';
-import type { ModelCertificate } from '../protocol/certificate.js';
 import type { Session } from '../protocol/session.js';
 import { SessionPool } from '../protocol/session-pool.js';
 import { nodePlatform } from '../platform.js';
@@ -68,6 +68,12 @@ export interface ArkEncryptionOptions extends AccessKeyOptions {
    * only, then forgotten). Default 4; `0` makes every handshake on its request.
    */
   sessionPool?: number;
+  /**
+   * Certificates kept in memory, one per (base URL, model, mode), the least recently used
+   * dropped past it; also how many models' current certificates the session pool remembers.
+   * Default 1000.
+   */
+  certificateCacheSize?: number;
 }
 
 /** `maxCertificateBytes`, checked: a positive whole number of bytes, or `undefined` for the default. */
@@ -99,6 +105,50 @@ export interface EncryptedRequest {
   session: Session;
 }
 
+const aiccOf = (options: ArkEncryptionOptions): boolean => options.aicc ?? environment('VOLC_ARK_ENCRYPTION') === 'AICC';
+
+const warnerOf = (options: ArkEncryptionOptions): ((message: string) => void) =>
+  options.onWarning ?? ((message) => console.warn(`ark-e2ee: ${message}`));
+
+/**
+ * The one construction of the certificate source, for every entry point (the fetch wrapper,
+ * the undici interceptor, the proxy, `chat`, `cert`, and the access-key path, which adds its own
+ * fetch to these): the same option and environment, disk cache, loopback rule, trust checks
+ * and bounds.
+ */
+export function certificateSourceOptions(
+  options: ArkEncryptionOptions,
+  http: CertificateHttp,
+  warn: (message: string) => void = warnerOf(options),
+): CertificateSourceOptions {
+  // The disk cache is Node's (installed by the Node entry); elsewhere certificates stay in memory.
+  const platform = nodePlatform();
+  const cacheDir = options.cacheDir === undefined ? platform?.defaultCacheDir() : options.cacheDir;
+  const fromEnvironment = options.certificate === undefined ? certificateFromEnvironment() : undefined;
+  return {
+    certificate: options.certificate ?? fromEnvironment,
+    optionLabel: fromEnvironment ? `the certificate E2E_CERTIFICATE_PATH names (${environment('E2E_CERTIFICATE_PATH')})` : undefined,
+    store: cacheDir ? platform?.createDiskCache(cacheDir, warn) : undefined,
+    // The default folder is shared with the official SDKs; a local server (the mock, a test
+    // double) makes a new certificate each start, and caching it there would only break the
+    // next run. An explicit cacheDir caches all (each origin in its own folder).
+    storesFor: options.cacheDir === undefined ? (baseUrl) => !isLoopback(baseUrl) : undefined,
+    http,
+    timeoutMs: options.certificateTimeout,
+    trust: CertificateTrust.from(options),
+    maxEntries: options.certificateCacheSize,
+  };
+}
+
+/** A certificate source built by `certificateSourceOptions`. */
+export function createCertificateSource(
+  options: ArkEncryptionOptions,
+  http: CertificateHttp,
+  warn?: (message: string) => void,
+): CertificateSource {
+  return new CertificateSource(certificateSourceOptions(options, http, warn));
+}
+
 export class ArkEncryptor {
   private readonly source: CertificateSource;
   private readonly aicc: boolean;
@@ -112,38 +162,28 @@ export class ArkEncryptor {
    * sent on to another origin (a redirect), since that origin would pick the key it is sealed to.
    */
   readonly originChoosesCertificate: boolean;
-  /** The certificate each model (and base URL) last had, to drop the sessions of a replaced one. */
-  private readonly current = new Map<string, ModelCertificate>();
 
   constructor(
     private readonly options: ArkEncryptionOptions,
     http: CertificateHttp,
   ) {
-    this.aicc = options.aicc ?? environment('VOLC_ARK_ENCRYPTION') === 'AICC';
-    this.warn = options.onWarning ?? ((message) => console.warn(`ark-e2ee: ${message}`));
+    this.aicc = aiccOf(options);
+    this.warn = warnerOf(options);
     this.originChoosesCertificate =
       options.certificate === undefined &&
       !environment('E2E_CERTIFICATE_PATH') &&
       options.pinnedKeys === undefined &&
       options.trustAnchors === undefined;
-    // The disk cache is Node's (installed by the Node entry); elsewhere certificates stay in memory.
-    const platform = nodePlatform();
-    const cacheDir = options.cacheDir === undefined ? platform?.defaultCacheDir() : options.cacheDir;
-    const sourceOptions: CertificateSourceOptions = {
-      certificate: options.certificate ?? certificateFromEnvironment(),
-      store: cacheDir ? platform?.createDiskCache(cacheDir, this.warn) : undefined,
-      // The default folder is shared with the official SDKs and holds Ark's certificates; a
-      // local server (the mock, a test double) makes a new certificate each start, and caching
-      // it there under a model name would only break the next run. An explicit cacheDir caches all.
-      storesFor: options.cacheDir === undefined ? (baseUrl) => !isLoopback(baseUrl) : undefined,
-      http,
-      timeoutMs: options.certificateTimeout,
-      trust: CertificateTrust.from(options),
-    };
+    const sourceOptions = certificateSourceOptions(options, http, this.warn);
     this.source = new CertificateSource(sourceOptions);
     const timeoutMs = options.certificateTimeout ?? 30_000;
     this.accessKeys = AccessKeyAuth.from(options, { http, certificates: sourceOptions, timeoutMs, onWarning: this.warn });
-    this.sessions = new SessionPool({ size: options.sessionPool, aicc: this.aicc, backend: options.backend });
+    this.sessions = new SessionPool({
+      size: options.sessionPool,
+      aicc: this.aicc,
+      backend: options.backend,
+      maxUsers: options.certificateCacheSize,
+    });
   }
 
   /** Encrypts one request; throws (and nothing must be sent) when it cannot. */
@@ -174,7 +214,8 @@ export class ArkEncryptor {
       }),
       authorization === undefined ? this.accessKeys?.apiKey(model, request.headers, request.signal) : undefined,
     ]);
-    this.replaced(`${baseUrl}\n${model}`, certificate);
+    // A replaced certificate's ready sessions go (session-pool.ts).
+    this.sessions.use(`${baseUrl}\n${model}`, certificate);
     const session = this.sessions.take(certificate);
     // The caller's onWarning, or the protocol layer's default: once per process for each kind.
     // Large texts (images) go to WebCrypto off Node: same bytes, off the main thread.
@@ -186,17 +227,6 @@ export class ArkEncryptor {
     headers.delete('content-length');
     if (apiKey !== undefined) headers.set('authorization', `Bearer ${apiKey}`);
     return { body: stringifyRequestBody(encrypted), headers, session };
-  }
-
-  /** A model's certificate changed (reloaded, or another PEM): its old sessions go. */
-  private replaced(model: string, certificate: ModelCertificate): void {
-    const previous = this.current.get(model);
-    if (previous?.pem === certificate.pem) return;
-    this.current.set(model, certificate);
-    if (previous === undefined) return;
-    // Still some other model's certificate (one PEM for every model): keep its sessions.
-    for (const other of this.current.values()) if (other.pem === previous.pem) return;
-    this.sessions.drop(previous);
   }
 
   /** The text of a JSON answer, decrypted. */
@@ -232,12 +262,6 @@ function certificateFromEnvironment(): CertificateOption | undefined {
       'E2E_CERTIFICATE_PATH is set, but this runtime has no file system: unset it, or give the certificate option',
     );
   };
-}
-
-/** Whether a URL's host is this machine (127.0.0.0/8, ::1, localhost). */
-export function isLoopback(url: string): boolean {
-  const host = new URL(url).hostname.toLowerCase();
-  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Whether an answer's content type is an event stream. */

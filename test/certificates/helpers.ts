@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, vi } from 'vitest';
-import type { CachedCertificate, CertificateStore } from '../../src/certificates/disk-cache.js';
+import { originFolderName, type CachedCertificate, type CertificateStore } from '../../src/certificates/disk-cache.js';
 import type { CertificateHttp, CertificateHttpRequest } from '../../src/certificates/service.js';
 import type { MockArkServer, RecordedRequest } from '../../src/testing/index.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
@@ -59,6 +59,14 @@ export async function unwritableDir(parent: string): Promise<string> {
   return join(parent, 'a-file', 'sub');
 }
 
+/**
+ * The cache file of `model` from `baseUrl` under `cacheDir`: `by-origin/<folder>/<model>.pem`
+ * (the mock and every server but the official default; disk-cache.test.ts pins the names).
+ */
+export function originCacheFile(cacheDir: string, baseUrl: string, model = 'mock-model'): string {
+  return join(cacheDir, 'by-origin', originFolderName(baseUrl), `${model}.pem`);
+}
+
 export interface Reply {
   status: number;
   text: string;
@@ -100,25 +108,28 @@ export function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
-/** An in-memory CertificateStore that counts its calls. */
+/**
+ * An in-memory CertificateStore that counts its calls. `files` is keyed by model alone (the
+ * tests of the source use one base URL); `byOrigin` keys by base URL and model.
+ */
 export function memoryStore(initial: Record<string, CachedCertificate> = {}) {
   const files = new Map(Object.entries(initial));
-  const counts = { read: 0, write: 0, remove: 0 };
+  const counts = { read: 0, write: 0 };
+  const origins: string[] = [];
   const store: CertificateStore = {
-    async read(model) {
+    fileFor: (_baseUrl, model) => `/memory/${model}.pem`,
+    async read(baseUrl, model) {
       counts.read++;
+      origins.push(baseUrl);
       return files.get(model);
     },
-    async write(model, pem) {
+    async write(baseUrl, model, pem) {
       counts.write++;
+      origins.push(baseUrl);
       files.set(model, { pem, modifiedMs: Date.now() });
     },
-    async remove(model) {
-      counts.remove++;
-      files.delete(model);
-    },
   };
-  return { store, files, counts };
+  return { store, files, counts, origins };
 }
 
 /** A clock the test moves by hand. */

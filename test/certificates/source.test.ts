@@ -25,7 +25,7 @@ describe('the order of sources: option, memory, disk, service', () => {
     expect((await source.get(need())).pem).toBe(PLAIN);
     expect((await source.get(need({ model: 'other' }))).pem).toBe(PLAIN);
     expect(calls).toHaveLength(0);
-    expect(counts).toEqual({ read: 0, write: 0, remove: 0 });
+    expect(counts).toEqual({ read: 0, write: 0 });
   });
 
   it('a certificate option given as a function is called with the model name', async () => {
@@ -145,14 +145,14 @@ describe('reloading after 14 days', () => {
     expect(calls).toHaveLength(2);
   });
 
-  it('a disk file older than 14 days by the clock is removed and fetched again', async () => {
+  it('a disk file older than 14 days by the clock is fetched again and replaced', async () => {
     const time = clock();
     const { store, counts, files } = memoryStore({ 'ep-model': { pem: PLAIN, modifiedMs: time.now() - RELOAD_MS } });
     const { http, calls } = fakeHttp(okReply(PLAIN_2));
     const source = new CertificateSource({ store, http, now: time.now });
     expect((await source.get(need())).pem).toBe(PLAIN_2);
     expect(calls).toHaveLength(1);
-    expect(counts.remove).toBe(1);
+    expect(counts.write).toBe(1);
     expect(files.get('ep-model')?.pem).toBe(PLAIN_2);
   });
 });
@@ -192,7 +192,7 @@ describe('validity: an expired or not-yet-valid certificate is fetched once more
   it.each([
     ['expired', EXPIRED],
     ['not yet valid', NOT_YET_VALID],
-  ])('an %s certificate on disk is removed and fetched once more; the service\'s is refused too', async (_name, pem) => {
+  ])('an %s certificate on disk is fetched once more (the file kept until a good one replaces it); the service\'s is refused too', async (_name, pem) => {
     const { store, counts, files } = memoryStore({ 'ep-model': { pem, modifiedMs: Date.now() } });
     const { http, calls } = fakeHttp(okReply(pem));
     const source = new CertificateSource({ store, http });
@@ -200,8 +200,8 @@ describe('validity: an expired or not-yet-valid certificate is fetched once more
     expect(error).toBeInstanceOf(InvalidCertificateError);
     expect((error as InvalidCertificateError).code).toBe('ERR_ARK_E2EE_INVALID_CERTIFICATE');
     expect(calls).toHaveLength(1);
-    expect(counts.remove).toBe(1);
-    expect(files.size).toBe(0);
+    expect(counts.write).toBe(0);
+    expect(files.get('ep-model')?.pem).toBe(pem);
   });
 
   it('an expired certificate from the service is refused, neither stored nor remembered', async () => {
@@ -236,13 +236,13 @@ describe('mode: AICC needs both ids, plain needs neither', () => {
   it.each([
     ['plain certificate cached, AICC mode', PLAIN, AICC, true],
     ['AICC certificate cached, plain mode', AICC, PLAIN, false],
-  ])('%s: the cached file is deleted and fetched again', async (_name, cached, served, aicc) => {
+  ])('%s: fetched again, and the cached file replaced', async (_name, cached, served, aicc) => {
     const { store, counts, files } = memoryStore({ 'ep-model': { pem: cached, modifiedMs: Date.now() } });
     const { http, calls } = fakeHttp(okReply(served));
     const source = new CertificateSource({ store, http });
     expect((await source.get(need({ aicc }))).pem).toBe(served);
     expect(calls).toHaveLength(1);
-    expect(counts.remove).toBe(1);
+    expect(counts.write).toBe(1);
     expect(files.get('ep-model')?.pem).toBe(served);
   });
 

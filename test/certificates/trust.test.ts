@@ -6,7 +6,7 @@
  */
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { Extension, KeyUsageFlags, NameConstraints } from '@peculiar/asn1-x509';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -18,7 +18,7 @@ import { createEncryptedFetch } from '../../src/index.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
 import { makeCertificate, type MadeCertificate, type MakeCertificateOptions } from '../helpers/make-certificate.js';
 import {
-  DAY_MS, PLAIN, certificateRequests, chat, chatRequests, clock, contentOf, fakeHttp, memoryStore, okReply, removeDir,
+  DAY_MS, PLAIN, certificateRequests, chat, chatRequests, clock, contentOf, fakeHttp, memoryStore, okReply, originCacheFile, removeDir,
   tempDir,
 } from './helpers.js';
 
@@ -474,12 +474,12 @@ describe('through CertificateSource: every source is checked, nothing untrusted 
     expect(files.get('ep-model')?.pem).toBe(bundle);
   });
 
-  it('the disk: an untrusted cached certificate is deleted and fetched afresh', async () => {
+  it('the disk: an untrusted cached certificate is fetched afresh and replaced', async () => {
     const { http, calls } = fakeHttp(okReply(leaf.pem));
     const { store, files, counts } = memoryStore({ 'ep-model': { pem: PLAIN, modifiedMs: NOW } });
     const source = new CertificateSource({ store, http, trust, now: time() });
     expect((await source.get(need())).pem).toBe(leaf.pem);
-    expect(counts.remove).toBe(1);
+    expect(counts.write).toBe(1);
     expect(calls).toHaveLength(1);
     expect(files.get('ep-model')?.pem).toBe(leaf.pem);
   });
@@ -492,12 +492,14 @@ describe('through CertificateSource: every source is checked, nothing untrusted 
     expect(calls).toHaveLength(0);
   });
 
-  it('the disk and the service both untrusted: refused, and nothing is left on disk', async () => {
+  it('the disk and the service both untrusted: refused, nothing written (the file is never used)', async () => {
     const { http } = fakeHttp(okReply(PLAIN));
-    const { store, files } = memoryStore({ 'ep-model': { pem: selfSigned.pem, modifiedMs: NOW } });
+    const { store, files, counts } = memoryStore({ 'ep-model': { pem: selfSigned.pem, modifiedMs: NOW } });
     const source = new CertificateSource({ store, http, trust, now: time() });
     await expect(source.get(need())).rejects.toThrow(InvalidCertificateError);
-    expect(files.size).toBe(0);
+    await expect(source.get(need())).rejects.toThrow(InvalidCertificateError);
+    expect(counts.write).toBe(0);
+    expect(files.get('ep-model')?.pem).toBe(selfSigned.pem);
   });
 
   it('memory holds a certificate only while its whole chain is valid', async () => {
@@ -566,19 +568,20 @@ describe('end to end: createEncryptedFetch against the mock server', () => {
 
   it('a certificate cached on disk before trust was configured is replaced by a trusted one', async () => {
     const cacheDir = join(tmp, 'certs');
-    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
-    await writeFile(join(cacheDir, 'mock-model.pem'), PLAIN, { mode: 0o600 });
+    const file = originCacheFile(cacheDir, server.url);
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    await writeFile(file, PLAIN, { mode: 0o600 });
     const fetchFn = createEncryptedFetch({ errors: 'throw', trustAnchors: server.certificatePem, cacheDir, onWarning: () => undefined });
     expect(await contentOf(await send(fetchFn))).toBe('echo: trusted?');
     expect(certificateRequests(server)).toHaveLength(1);
-    expect(await readFile(join(cacheDir, 'mock-model.pem'), 'utf8')).toBe(server.certificatePem);
+    expect(await readFile(file, 'utf8')).toBe(server.certificatePem);
   });
 
   it('an untrusted certificate from the service is not cached on disk', async () => {
     const cacheDir = join(tmp, 'certs');
     const fetchFn = createEncryptedFetch({ errors: 'throw', trustAnchors: root.pem, cacheDir, onWarning: () => undefined });
     await expect(send(fetchFn)).rejects.toThrow(InvalidCertificateError);
-    await expect(readFile(join(cacheDir, 'mock-model.pem'), 'utf8')).rejects.toThrow(/ENOENT/);
+    await expect(readFile(originCacheFile(cacheDir, server.url), 'utf8')).rejects.toThrow(/ENOENT/);
     expect(chatRequests(server)).toHaveLength(0);
   });
 });

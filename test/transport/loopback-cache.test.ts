@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEncryptedFetch } from '../../src/index.js';
-import { isLoopback } from '../../src/transport/encryptor.js';
+import { isLoopback } from '../../src/certificates/origin.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
 
 let server: MockArkServer;

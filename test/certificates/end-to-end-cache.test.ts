@@ -1,16 +1,17 @@
 /**
  * The certificate rules end to end: createEncryptedFetch({ cacheDir }) against the mock Ark
- * server, with a temporary cache folder. Single flight, disk hits, file and folder modes,
- * reloads, replaced files, AICC mode, an unwritable folder and model names that are not paths.
+ * server, with a temporary cache folder (the mock's certificates live in its own origin folder,
+ * `by-origin/<folder>/<model>.pem`). Single flight, disk hits, file and folder modes, reloads,
+ * replaced files, AICC mode, an unwritable folder and model names that are not paths.
  */
 import { chmod, mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEncryptedFetch } from '../../src/index.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
 import {
-  DAY_MS, EXPIRED, certificateRequests, chat, chatRequests, contentOf, filesUnder, modeOf, useTempCacheDir,
-  unwritableDir,
+  DAY_MS, EXPIRED, certificateRequests, chat, chatRequests, contentOf, filesUnder, modeOf, originCacheFile,
+  useTempCacheDir, unwritableDir,
 } from './helpers.js';
 
 const API_KEY = 'cert-test-key';
@@ -28,7 +29,7 @@ afterAll(async () => {
 });
 useTempCacheDir((dirs) => ({ tmp, cacheDir } = dirs));
 
-const cacheFile = (model = 'mock-model'): string => join(cacheDir, `${model}.pem`);
+const cacheFile = (model = 'mock-model', on: MockArkServer = server): string => originCacheFile(cacheDir, on.url, model);
 const client = (options: Parameters<typeof createEncryptedFetch>[0] = {}): typeof fetch =>
   createEncryptedFetch({ cacheDir, onWarning: () => undefined, ...options });
 
@@ -39,10 +40,11 @@ async function fetchesFor(fetchFn: typeof fetch, on: MockArkServer = server, mod
   return on.certificateRequests - before;
 }
 
-async function place(text: string, mode = 0o600): Promise<void> {
-  await mkdir(cacheDir, { recursive: true, mode: 0o700 });
-  await writeFile(cacheFile(), text);
-  await chmod(cacheFile(), mode);
+async function place(text: string, mode = 0o644, on: MockArkServer = server): Promise<void> {
+  const file = cacheFile('mock-model', on);
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, text);
+  await chmod(file, mode);
 }
 
 describe('single flight and the disk cache', () => {
@@ -64,12 +66,14 @@ describe('single flight and the disk cache', () => {
     expect(await readFile(cacheFile(), 'utf8')).toBe(server.certificatePem);
   });
 
-  it('after a write the file is 0600 and the folder 0700', async () => {
-    cacheDir = join(tmp, 'deeper', 'certs');
+  it('after a write the file is 0644 (a certificate is public) and the new folders 0700', async () => {
+    cacheDir = `${tmp}/deeper/certs`;
     expect(await fetchesFor(client())).toBe(1);
     expect(await modeOf(cacheDir)).toBe(0o700);
-    expect(await modeOf(cacheFile())).toBe(0o600);
-    expect(await filesUnder(cacheDir)).toEqual(['mock-model.pem']);
+    expect(await modeOf(dirname(cacheFile()))).toBe(0o700);
+    expect(await modeOf(cacheFile())).toBe(0o644);
+    const folder = dirname(cacheFile()).slice(cacheDir.length + 1);
+    expect(await filesUnder(cacheDir)).toEqual(['by-origin', folder, `${folder}/mock-model.pem`]);
   });
 
   it('a file older than 14 days is fetched again and rewritten', async () => {
@@ -84,13 +88,15 @@ describe('single flight and the disk cache', () => {
     await place('-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n');
     expect(await fetchesFor(client())).toBe(1);
     expect(await readFile(cacheFile(), 'utf8')).toBe(server.certificatePem);
-    expect(await modeOf(cacheFile())).toBe(0o600);
+    expect(await modeOf(cacheFile())).toBe(0o644);
   });
 
-  it('a file others can read (0644) is deleted and fetched again, even with the right certificate', async () => {
+  it('a file others can read but not write (0644, as the SDKs leave it) is used; a group-writable one is replaced', async () => {
     await place(server.certificatePem, 0o644);
+    expect(await fetchesFor(client())).toBe(0);
+    await place(server.certificatePem, 0o664);
     expect(await fetchesFor(client())).toBe(1);
-    expect(await modeOf(cacheFile())).toBe(0o600);
+    expect(await modeOf(cacheFile())).toBe(0o644);
   });
 
   it('an expired certificate on disk is fetched once more and replaced', async () => {
@@ -102,26 +108,25 @@ describe('single flight and the disk cache', () => {
 
 describe('AICC mode', () => {
   it('an AICC client does not use a plain cached certificate; a plain client not an AICC one', async () => {
-    expect(await fetchesFor(client(), server)).toBe(1);
-    expect(await readFile(cacheFile(), 'utf8')).toBe(server.certificatePem);
-
+    // The two mock servers are two origins: each one's file holds the other mode's certificate.
+    await place(server.certificatePem, 0o644, aiccServer);
     expect(await fetchesFor(client({ aicc: true }), aiccServer)).toBe(1);
     expect(JSON.parse(certificateRequests(aiccServer).at(-1)!.body)).toEqual({ model: 'mock-model', type: 'AICCv0.1' });
-    expect(await readFile(cacheFile(), 'utf8')).toBe(aiccServer.certificatePem);
-
+    expect(await readFile(cacheFile('mock-model', aiccServer), 'utf8')).toBe(aiccServer.certificatePem);
     expect(await fetchesFor(client({ aicc: true }), aiccServer)).toBe(0);
 
+    await place(aiccServer.certificatePem, 0o644, server);
     expect(await fetchesFor(client(), server)).toBe(1);
     expect(await readFile(cacheFile(), 'utf8')).toBe(server.certificatePem);
   });
 
   it('VOLC_ARK_ENCRYPTION=AICC turns AICC mode on', async () => {
-    await place(server.certificatePem);
+    await place(server.certificatePem, 0o644, aiccServer);
     vi.stubEnv('VOLC_ARK_ENCRYPTION', 'AICC');
     expect(await fetchesFor(client(), aiccServer)).toBe(1);
     const sent = chatRequests(aiccServer).at(-1)!;
     expect(JSON.parse(sent.headers['x-encrypt-info']!)).toMatchObject({ Version: 'AICCv0.1', RingID: 'ring-mock', KeyID: 'key-mock' });
-    expect(await readFile(cacheFile(), 'utf8')).toBe(aiccServer.certificatePem);
+    expect(await readFile(cacheFile('mock-model', aiccServer), 'utf8')).toBe(aiccServer.certificatePem);
   });
 });
 

@@ -1,14 +1,14 @@
 /**
  * Issue 7, faults of the disk cache, end to end against the mock server (the cases that
  * test/certificates/{disk-cache,end-to-end-cache}.test.ts already cover, a plain corrupt file,
- * mode 0644, an expired certificate, a symbolic link and the other AICC mode, are not repeated):
+ * the modes, an expired certificate, a symbolic link and the other AICC mode, are not repeated):
  * damaged files are replaced; eight processes filling one empty cache at once never leave a torn
  * or temporary file; a read-only folder means memory only.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type * as Fs from 'node:fs/promises';
 import { chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEncryptedFetch, parseCertificate } from '../../src/index.js';
 import {
@@ -17,7 +17,7 @@ import {
   startMockArkServer,
   type MockArkServer,
 } from '../../src/testing/index.js';
-import { DAY_MS, filesUnder, modeOf, useTempCacheDir } from '../certificates/helpers.js';
+import { DAY_MS, filesUnder, modeOf, originCacheFile, useTempCacheDir } from '../certificates/helpers.js';
 import { startChild } from '../load/child.js';
 import { API_KEY, encryptedChat } from './helpers.js';
 
@@ -31,10 +31,10 @@ beforeAll(async () => {
 afterAll(() => server.close());
 useTempCacheDir((dirs) => ({ tmp, cacheDir } = dirs));
 
-const cacheFile = (): string => join(cacheDir, 'mock-model.pem');
+const cacheFile = (): string => originCacheFile(cacheDir, server.url);
 
-async function place(content: string | Uint8Array, mode = 0o600): Promise<void> {
-  await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+async function place(content: string | Uint8Array, mode = 0o644): Promise<void> {
+  await mkdir(dirname(cacheFile()), { recursive: true, mode: 0o700 });
   await writeFile(cacheFile(), content);
   await chmod(cacheFile(), mode);
 }
@@ -58,15 +58,16 @@ describe('a damaged cache file is deleted, fetched again and replaced', () => {
     ['a private key', () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
     ['a certificate with a P-384 key', () => p384CertificatePem()],
     ['a certificate not valid yet', () => createMockCertificate({ notBefore: new Date(Date.now() + DAY_MS), notAfter: new Date(Date.now() + 9 * DAY_MS) }).certificatePem],
-    ['the right certificate, group-writable (0660)', pem, 0o660],
-    ['the right certificate, world-readable (0604)', pem, 0o604],
+    ['the right certificate, group-writable (0664)', pem, 0o664],
+    ['the right certificate, writable by others (0606)', pem, 0o606],
   ];
   it.each(cases)('%s', async (_name, content, mode) => {
     await place(content(), mode);
     expect(await fetchesFor()).toBe(1);
     expect(await readFile(cacheFile(), 'utf8')).toBe(pem());
-    expect(await modeOf(cacheFile())).toBe(0o600);
-    expect(await filesUnder(cacheDir)).toEqual(['mock-model.pem']);
+    // Replaced with its readable bits kept, never writable by group or others.
+    expect(await modeOf(cacheFile())).toBe(((mode ?? 0o644) & 0o644) | 0o600);
+    expect(await filesUnder(dirname(cacheFile()))).toEqual(['mock-model.pem']);
     // …and the replacement is used from then on.
     expect(await fetchesFor()).toBe(0);
   });
@@ -87,7 +88,7 @@ describe('eight processes filling the same empty cache at once', () => {
   it(`never leave a torn file or a temporary file (${ROUNDS} rounds)`, async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const dir = join(tmp, `race-${round}`);
-      const file = join(dir, 'mock-model.pem');
+      const file = originCacheFile(dir, server.url);
       const children = Array.from({ length: PROCESSES }, () =>
         startChild('fill-cache.mjs', { CACHE_DIR: dir, URL: server.url, API_KEY }));
       try {
@@ -124,11 +125,12 @@ describe('eight processes filling the same empty cache at once', () => {
         expect(fetches).toBeLessThanOrEqual(PROCESSES);
         expect(seen.torn).toEqual([]);
         expect(seen.whole).toBeGreaterThan(0);
-        expect(await filesUnder(dir)).toEqual(['mock-model.pem']);
+        expect(await filesUnder(dirname(file))).toEqual(['mock-model.pem']);
         expect(await readFile(file, 'utf8')).toBe(server.certificatePem);
         expect(parseCertificate(await readFile(file, 'utf8')).publicKey).toEqual(parseCertificate(server.certificatePem).publicKey);
-        expect(await modeOf(file)).toBe(0o600);
+        expect(await modeOf(file)).toBe(0o644);
         expect(await modeOf(dir)).toBe(0o700);
+        expect(await modeOf(dirname(file))).toBe(0o700);
       } finally {
         for (const child of children) if (child.process.exitCode === null) child.process.kill();
       }

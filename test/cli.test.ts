@@ -1,13 +1,14 @@
 /** The ark-e2ee command line, spawned as a user would, against the mock server. */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateKeyPin } from '../src/index.js';
 import { startMockArkServer, type MockArkServer } from '../src/testing/index.js';
+import { originCacheFile } from './certificates/helpers.js';
 
 const root = new URL('..', import.meta.url);
 const CLI = new URL('dist/cli/main.js', root).pathname;
@@ -137,24 +138,90 @@ describe('ark-e2ee chat with trust settings', () => {
 });
 
 describe('ark-e2ee cert', () => {
-  it('fetches, caches with mode 0600, then reads from the cache', async () => {
+  const env = { ARK_API_KEY: KEY };
+
+  it("fetches and caches in the origin's folder (0644), then reads from the cache, saying so", async () => {
     const cacheDir = join(home, 'certs');
-    const env = { ARK_API_KEY: KEY };
     const first = await cli(['cert', 'mock-model', '--base-url', server.url, '--cache-dir', cacheDir, '--json'], env);
     expect(first.code).toBe(0);
     const shown = JSON.parse(first.stdout);
-    expect(shown).toMatchObject({ model: 'mock-model', source: 'service', aicc: false, cacheFile: join(cacheDir, 'mock-model.pem') });
+    const file = originCacheFile(cacheDir, server.url);
+    expect(shown).toMatchObject({
+      model: 'mock-model', source: 'service', from: `the certificate service (${server.url}/e2e/get/certificate)`, aicc: false, cacheFile: file,
+    });
     expect(shown.fingerprintSha256).toMatch(/^([0-9a-f]{2}:){31}[0-9a-f]{2}$/);
     // The pin shown is exactly what pinnedKeys accepts, and the hex is the same digest.
     const pin = await certificateKeyPin(server.certificatePem);
     expect(shown.pinSha256).toBe(pin);
     expect(shown.fingerprintSha256.replaceAll(':', '')).toBe(Buffer.from(pin, 'base64').toString('hex'));
-    expect((await stat(shown.cacheFile)).mode & 0o777).toBe(0o600);
+    expect((await stat(file)).mode & 0o777).toBe(0o644);
     const fetches = server.certificateRequests;
     const second = JSON.parse((await cli(['cert', 'mock-model', '--base-url', server.url, '--cache-dir', cacheDir, '--json'], env)).stdout);
-    expect(second.source).toBe('cache');
+    expect(second).toMatchObject({ source: 'cache', from: `the cache file ${file}`, cacheFile: file });
     expect(server.certificateRequests).toBe(fetches);
     expect(second.fingerprintSha256).toBe(shown.fingerprintSha256);
+    const text = await cli(['cert', 'mock-model', '--base-url', server.url, '--cache-dir', cacheDir], env);
+    expect(text.stdout).toContain(`from          the cache file ${file}`);
+  });
+
+  it('against the mock with the default folder: shown, and nothing written under HOME (the loopback rule)', async () => {
+    const own = await mkdtemp(join(tmpdir(), 'ark-e2ee-cli-home-'));
+    for (const host of ['127.0.0.1', 'localhost', '[::ffff:127.0.0.1]']) {
+      const url = new URL(server.url);
+      const r = await cli(['cert', 'mock-model', '--base-url', `http://${host}:${url.port}${url.pathname}`, '--json'], { ...env, HOME: own });
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ source: 'service', cacheFile: null });
+    }
+    expect(await readdir(own)).toEqual([]);
+  });
+
+  it('a dead service: exit 1, even when another origin has the model cached', async () => {
+    const cacheDir = join(home, 'certs-dead');
+    expect((await cli(['cert', 'mock-model', '--base-url', server.url, '--cache-dir', cacheDir], env)).code).toBe(0);
+    const dead = await cli(['cert', 'mock-model', '--base-url', 'http://127.0.0.1:9/api/v3', '--cache-dir', cacheDir, '--json'], env);
+    expect(dead.code).toBe(1);
+    expect(dead.stdout).toBe('');
+    expect(dead.stderr).toMatch(/ERR_ARK_E2EE_CERTIFICATE_UNAVAILABLE/);
+  });
+
+  it('--pin and --trust-anchor are checked as chat checks them', async () => {
+    const pin = await certificateKeyPin(server.certificatePem);
+    const wrongPin = Buffer.alloc(32, 7).toString('base64');
+    const args = ['cert', 'mock-model', '--base-url', server.url, '--no-cache', '--json'];
+    expect((await cli([...args, '--pin', pin], env)).code).toBe(0);
+    const refused = await cli([...args, '--pin', wrongPin], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/ERR_ARK_E2EE_INVALID_CERTIFICATE/);
+    const anchor = join(home, 'cert-anchor.pem');
+    await writeFile(anchor, server.certificatePem);
+    expect((await cli([...args, '--trust-anchor', anchor], env)).code).toBe(0);
+  });
+
+  it('--cached shows the cache file without asking the service, and fails (exit 1) when there is none', async () => {
+    const cacheDir = join(home, 'certs-cached');
+    const args = ['cert', 'mock-model', '--base-url', server.url, '--cache-dir', cacheDir, '--cached', '--json'];
+    const none = await cli(args, env);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(originCacheFile(cacheDir, server.url));
+    expect((await cli(['cert', 'mock-model', '--base-url', server.url, '--cache-dir', cacheDir], env)).code).toBe(0);
+    const fetches = server.certificateRequests;
+    const shown = await cli(args, {});
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ source: 'cache', fresh: true, cacheAgeDays: 0, cacheFile: originCacheFile(cacheDir, server.url) });
+    expect(server.certificateRequests).toBe(fetches);
+    const wrongPin = Buffer.alloc(32, 7).toString('base64');
+    expect((await cli([...args, '--pin', wrongPin], {})).code).toBe(1);
+  });
+
+  it('E2E_CERTIFICATE_PATH: shown as the source, the service not asked', async () => {
+    const path = join(home, 'env-cert.pem');
+    await writeFile(path, server.certificatePem);
+    const fetches = server.certificateRequests;
+    const r = await cli(['cert', 'mock-model', '--base-url', server.url, '--json'], { E2E_CERTIFICATE_PATH: path });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ source: 'env' });
+    expect(JSON.parse(r.stdout).from).toContain(path);
+    expect(server.certificateRequests).toBe(fetches);
   });
 });
 

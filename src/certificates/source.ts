@@ -16,7 +16,6 @@
  * intermediates: the first block is parsed, the whole text is kept (and cached) so the chain can
  * be built again. `parseCertificate` itself still takes exactly one block.
  */
-import { anySignal } from '../any-signal.js';
 import { CertificateUnavailableError, InvalidCertificateError } from '../errors.js';
 import { parseCertificate, type ModelCertificate } from '../protocol/certificate.js';
 import { CERTIFICATE_PATH, CERTIFICATE_RELOAD_MS } from '../protocol/constants.js';
@@ -280,14 +279,23 @@ export class CertificateSource {
 
   private async fetchFromService(need: CertificateNeed, signal: AbortSignal): Promise<ModelCertificate> {
     const timeoutMs = this.options.timeoutMs ?? 30_000;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const combined = anySignal([signal, timeout]);
+    // A timer and a listener released as soon as the fetch settles (AbortSignal.timeout and
+    // AbortSignal.any would hold each fetch's signals for the whole timeout: with many models
+    // fetched in a burst, tens of megabytes). Needs no AbortSignal.any (some edge runtimes
+    // lack it).
+    const combined = new AbortController();
+    const onAbort = (): void => combined.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => combined.abort(new DOMException('The certificate fetch timed out', 'TimeoutError')), timeoutMs);
     try {
+      if (signal.aborted) onAbort();
       const { fetchPem } = this.options;
-      const pem = fetchPem ? await fetchPem(need, combined) : await fetchCertificatePem(this.options.http, { ...need, signal: combined });
+      const pem = fetchPem
+        ? await fetchPem(need, combined.signal)
+        : await fetchCertificatePem(this.options.http, { ...need, signal: combined.signal });
       return this.parse(pem);
     } catch (error) {
-      if (timeout.aborted && !signal.aborted) {
+      if (combined.signal.aborted && !signal.aborted) {
         throw new CertificateUnavailableError(
           `the certificate service did not answer within ${timeoutMs} ms; nothing was sent. ` +
             'Raise certificateTimeout or check the network',
@@ -295,6 +303,9 @@ export class CertificateSource {
         );
       }
       throw error;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 

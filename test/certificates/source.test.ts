@@ -312,3 +312,37 @@ describe('the request\'s AbortSignal aborts the certificate fetch', () => {
     expect(calls).toHaveLength(2);
   });
 });
+
+describe('the memory cache is bounded (maxEntries, least recently used out first)', () => {
+  it('holds at most maxEntries certificates; an evicted one is fetched again, a recently used one is not', async () => {
+    const { http, calls } = fakeHttp(okReply(PLAIN));
+    const source = new CertificateSource({ http, maxEntries: 2 });
+    await source.get(need({ model: 'a' }));
+    await source.get(need({ model: 'b' }));
+    await source.get(need({ model: 'a' })); // a is now the most recently used
+    await source.get(need({ model: 'c' })); // b goes
+    expect(source.memorySize).toBe(2);
+    expect(calls).toHaveLength(3);
+    await source.get(need({ model: 'a' }));
+    expect(calls).toHaveLength(3);
+    await source.get(need({ model: 'b' }));
+    expect(calls).toHaveLength(4);
+    for (let i = 0; i < 500; i++) await source.get(need({ model: `m-${i}` }));
+    expect(source.memorySize).toBe(2);
+  });
+
+  it('one PEM serving many models is parsed once and shared', async () => {
+    const { http } = fakeHttp(okReply(PLAIN));
+    const source = new CertificateSource({ http });
+    const first = await source.get(need({ model: 'a' }));
+    expect(await source.get(need({ model: 'b' }))).toBe(first);
+  });
+
+  it('defaults to 1000, and refuses a size that is not a whole number ≥ 1', async () => {
+    const source = new CertificateSource({ http: fakeHttp(okReply(PLAIN)).http });
+    for (let i = 0; i < 1001; i++) await source.get(need({ model: `m-${i}` }));
+    expect(source.memorySize).toBe(1000);
+    expect(() => new CertificateSource({ http: fakeHttp(okReply(PLAIN)).http, maxEntries: 0 })).toThrow(/certificateCacheSize/);
+  });
+});
+

@@ -150,6 +150,56 @@ describe('SessionPool', () => {
   });
 });
 
+describe('which certificate each user has (use): bounded, and a replaced one dropped', () => {
+  const made3 = makeCertificate();
+  const certC = parseCertificate(made3.pem);
+
+  function filled(maxUsers: number) {
+    const scheduler = manualScheduler();
+    const pool = new SessionPool({ size: 2, maxUsers, schedule: scheduler.schedule });
+    for (const cert of [certA, certB]) pool.take(cert);
+    scheduler.run();
+    return { pool, scheduler };
+  }
+
+  it('remembers at most maxUsers users, the least recently seen forgotten first', () => {
+    const { pool } = filled(3);
+    for (let i = 0; i < 1000; i++) pool.use(`user-${i}`, i % 2 ? certA : certB);
+    expect(pool.userCount).toBe(3);
+    // Forgetting users for room drops nobody's sessions.
+    expect(pool.readyCount(certA)).toBe(2);
+    expect(pool.readyCount(certB)).toBe(2);
+  });
+
+  it('a user moving to another certificate drops the old one, unless another user still has it', () => {
+    const { pool } = filled(10);
+    pool.use('u1', certA);
+    pool.use('u2', certA);
+    pool.use('u1', certB);
+    expect(pool.readyCount(certA)).toBe(2);
+    pool.use('u2', certC);
+    expect(pool.readyCount(certA)).toBe(0);
+    expect(pool.readyCount(certB)).toBe(2);
+    // The same PEM parsed again is the same certificate: nothing is dropped.
+    pool.use('u1', parseCertificate(made[1]!.pem));
+    expect(pool.readyCount(certB)).toBe(2);
+  });
+
+  it('a user forgotten for room does not count as still having its certificate', () => {
+    const { pool } = filled(2);
+    pool.use('old', certA);
+    pool.use('u1', certA);
+    pool.use('u2', certB); // "old" forgotten
+    expect(pool.userCount).toBe(2);
+    pool.use('u1', certB);
+    expect(pool.readyCount(certA)).toBe(0);
+  });
+
+  it('rejects a maxUsers that is not a whole number ≥ 1', () => {
+    for (const maxUsers of [0, -1, 1.5, Number.NaN]) expect(() => new SessionPool({ maxUsers })).toThrow(RangeError);
+  });
+});
+
 describe('the session pool behind the fetch wrapper', () => {
   let server: MockArkServer;
   beforeAll(async () => {

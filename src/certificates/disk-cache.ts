@@ -133,7 +133,8 @@ export function createDiskCache(dir: string, warn: (message: string) => void): C
         const realFolder = await fs.realpath(folder);
         const problem = (await folderProblem(node, folder)) ?? (await folderProblem(node, realFolder));
         if (problem !== undefined) {
-          refuse(file, problem, false);
+          blocked.add(file);
+          warnOnce(file, `not caching the certificate in ${file}: ${problem}. Keeping it in memory only; fix the folder.`);
           return;
         }
         const target = path.join(realFolder, path.basename(file));

@@ -48,7 +48,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Our modules that only Node has (as source or as built): none of them may reach a browser bundle. */
 const NODE_ONLY = [
   /^node:/,
-  /^(src|dist)\/certificates\/disk-cache\.[jt]s$/,
+  /^(src|dist)\/certificates\/(disk-cache|safe-file)\.[jt]s$/,
   /^(src|dist)\/crypto\/node\.[jt]s$/,
   /^(src|dist)\/node-platform\.[jt]s$/,
   /^(src|dist)\/index\.[jt]s$/,

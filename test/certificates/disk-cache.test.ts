@@ -15,7 +15,7 @@ import { createDiskCache, isSafeModelName, originFolderName } from '../../src/ce
 import { OFFICIAL_BASE_URL, readableFolderName } from '../../src/certificates/origin.js';
 import { CertificateSource } from '../../src/certificates/source.js';
 import {
-  AICC, DAY_MS, PLAIN, PLAIN_2, fakeHttp, modeOf, okReply, removeDir, tempDir, unwritableDir,
+  AICC, DAY_MS, PLAIN, PLAIN_2, fakeHttp, filesUnder, modeOf, okReply, removeDir, tempDir, unwritableDir,
 } from './helpers.js';
 
 let tmp: string;
@@ -306,6 +306,18 @@ describe('folders others can write', () => {
     expect(calls).toHaveLength(1);
     expect(await readFile(file, 'utf8')).toBe(PLAIN_2);
     expect(warnings[0]).toContain(dir);
+  });
+
+  it('a new cache under a folder others can write: nothing written there, memory only, one warning', async () => {
+    const shared = join(tmp, 'shared');
+    await mkdir(shared, { mode: 0o777 });
+    await chmod(shared, 0o777);
+    const { source, calls } = sourceOver(PLAIN, join(shared, 'certs'));
+    for (const model of ['a', 'b', 'a']) expect((await source.get(need(model))).pem).toBe(PLAIN);
+    expect(calls).toHaveLength(2);
+    expect(await filesUnder(join(shared, 'certs'))).not.toContainEqual(expect.stringMatching(/\.pem$/));
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/not caching the certificate in .*a\.pem: the folder .*shared can be written by other users/);
   });
 
   it('a sticky folder (like /tmp) above the cache: our file in it is used', async () => {

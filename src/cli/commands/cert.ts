@@ -34,7 +34,8 @@ no usable file) or failed a check; 2 bad usage.`;
 function describe(from: CertificateFrom): { source: string; detail: string } {
   switch (from.kind) {
     case 'option':
-      return { source: 'env', detail: from.label };
+      // The only option `cert` has is the one the environment gives (E2E_CERTIFICATE_PATH).
+      return { source: from.label.includes('E2E_CERTIFICATE_PATH') ? 'env' : 'option', detail: from.label };
     case 'cache':
       return { source: 'cache', detail: `the cache file ${from.file}` };
     case 'service':

@@ -131,7 +131,7 @@ describe('links planted in the cache', () => {
     expect(await readFile(gatewayFile, 'utf8')).toBe(PLAIN_2);
   });
 
-  asRoot('a file flipped between a good file and a link to the attacker\'s file never yields the attacker\'s key (400 fresh clients)', async () => {
+  asRoot('a file flipped between a good file and a link to the attacker\'s file never yields the attacker\'s key (400 fresh clients or more)', async () => {
     const file = join(dir, 'ep-model.pem');
     const target = join(tmp, 'attacker.pem');
     await writeFile(target, ATTACKER, { mode: 0o644 });
@@ -153,7 +153,8 @@ describe('links planted in the cache', () => {
     try {
       await new Promise((resolve) => flipper.stdout.once('data', resolve));
       const seen = { cached: 0, fetched: 0, attacker: 0 };
-      for (let batch = 0; batch < 20; batch++) {
+      // 400 clients at least, and more (up to 4 000) until both sides of the flip have been met.
+      for (let batch = 0; batch < 200 && (batch < 20 || seen.cached === 0 || seen.fetched === 0); batch++) {
         const pems = await Promise.all(Array.from({ length: 20 }, async () => (await sourceOver(PLAIN).source.get(need())).pem));
         for (const pem of pems) {
           if (pem === PLAIN_2) seen.cached++;
@@ -162,7 +163,7 @@ describe('links planted in the cache', () => {
         }
       }
       expect(seen.attacker).toBe(0);
-      expect(seen.cached + seen.fetched).toBe(400);
+      expect(seen.cached + seen.fetched).toBeGreaterThanOrEqual(400);
       // Both sides of the flip were met: the race was run, not missed.
       expect(seen.cached).toBeGreaterThan(0);
       expect(seen.fetched).toBeGreaterThan(0);

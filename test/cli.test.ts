@@ -225,6 +225,40 @@ describe('ark-e2ee cert', () => {
   });
 });
 
+describe('ark-e2ee proxy --certificate-cache-size', () => {
+  it('refuses a size that is not a whole number from 1 (exit 2)', async () => {
+    for (const size of ['0', '-1', '1.5', 'many']) {
+      const r = await cli(['proxy', '--upstream', server.url, '--port', '0', '--certificate-cache-size', size]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--certificate-cache-size');
+    }
+  });
+
+  it('serves more models than the bound: each request encrypted and answered', async () => {
+    const child = spawn('node', [CLI, 'proxy', '--upstream', server.url, '--port', '0', '--no-cache', '--certificate-cache-size', '2'], {
+      env: { PATH: process.env.PATH ?? '', HOME: home },
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
+      const url = /^listening on (http:\/\/\S+)$/.exec(line)![1]!;
+      for (const model of ['mock-model', 'mock-pieces', 'mock-model-2', 'mock-model']) {
+        const response = await fetch(`${url}/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${KEY}`, 'x-is-encrypted': 'true', 'content-type': 'application/json' },
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: `to ${model}` }] }),
+        });
+        expect(response.status).toBe(200);
+        expect(((await response.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe(`echo: to ${model}`);
+      }
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
 describe('ark-e2ee serve', () => {
   it('prints its base URL and key pin, serves encrypted chats, stops on SIGTERM', async () => {
     const child = spawn('node', [CLI, 'serve', '--json', '--api-key', 'k2'], { env: { PATH: process.env.PATH ?? '', HOME: home } });

@@ -2,12 +2,12 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_REQUEST_BYTES, startEncryptingProxy, type ProxyLogEntry } from '../../transport/proxy.js';
 import { UsageError, type Command } from '../command.js';
-import { isLoopback } from '../../transport/encryptor.js';
+import { isLoopback } from '../../certificates/origin.js';
 import { ACCESS_KEY_HELP, ACCESS_KEY_NOTE, ACCESS_KEY_OPTIONS, accessKeysOf } from '../access-keys.js';
 import { baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, portOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
 
 const HELP = `Usage: ark-e2ee proxy [--upstream URL] [--host H [--allow-remote]] [--port N] [--encrypt-all]
-                      [--aicc] [--max-body SIZE] [--cache-dir DIR | --no-cache]
+                      [--aicc] [--max-body SIZE] [--cache-dir DIR | --no-cache] [--certificate-cache-size N]
 
 An HTTP proxy with the OpenAI path layout. Point any OpenAI-compatible client (curl, Python's
 openai or urllib, Go…) at the proxy root, e.g. base URL http://127.0.0.1:8787: the path it asks
@@ -35,6 +35,8 @@ ${ACCESS_KEY_NOTE}
                   one is answered 413 and the rest is not read. Bodies it does not encrypt
                   stream through
 ${CACHE_HELP}
+  --certificate-cache-size N  certificates held in memory, one per model (default 1000; the
+                  least recently used is dropped past it)
 ${TRUST_HELP}
 ${ACCESS_KEY_HELP}
 
@@ -88,6 +90,7 @@ export const proxyCommand: Command = {
         'encrypt-all': { type: 'boolean', default: false },
         'max-body': { type: 'string', default: String(DEFAULT_MAX_REQUEST_BYTES) },
         'allow-remote': { type: 'boolean', default: false },
+        'certificate-cache-size': { type: 'string' },
         aicc: { type: 'boolean' },
         ...CACHE_OPTIONS,
         ...TRUST_OPTIONS,
@@ -97,6 +100,10 @@ export const proxyCommand: Command = {
     const upstream = baseUrlOf(values.upstream, io);
     if (!URL.canParse(upstream) || !/^https?:$/.test(new URL(upstream).protocol)) {
       throw new UsageError(`--upstream must be an http: or https: URL, not "${upstream}"`);
+    }
+    const size = values['certificate-cache-size'];
+    if (size !== undefined && !/^[1-9]\d{0,8}$/.test(size)) {
+      throw new UsageError(`--certificate-cache-size must be a whole number from 1, not "${size}"`);
     }
     const port = portOf(values.port);
     const remote = !isLoopbackHost(values.host);
@@ -112,6 +119,7 @@ export const proxyCommand: Command = {
       );
     }
     const proxy = await startEncryptingProxy({
+      ...(size !== undefined ? { certificateCacheSize: Number(size) } : {}),
       upstream,
       host: values.host,
       port,

@@ -127,7 +127,7 @@ export function createDiskCache(dir: string, warn: (message: string) => void): C
       const file = fileFor(baseUrl, model);
       if (!file || !writable || blocked.has(file)) return;
       const folder = path.dirname(file);
-      const temporary = `${file}.${nodeProcess()?.pid ?? 0}.${Math.random().toString(36).slice(2)}.tmp`;
+      let temp: string | undefined;
       try {
         await fs.mkdir(folder, { recursive: true, mode: 0o700 });
         const realFolder = await fs.realpath(folder);
@@ -144,11 +144,11 @@ export function createDiskCache(dir: string, warn: (message: string) => void): C
           refuse(file, `it belongs to another user (uid ${old.uid})`, false);
           return;
         }
-        const temp = path.join(realFolder, path.basename(temporary));
+        temp = `${target}.${nodeProcess()?.pid ?? 0}.${Math.random().toString(36).slice(2)}.tmp`;
         await writeTemporary(node, temp, pem, modeFor(old?.isFile() ? old.mode : undefined));
         await fs.rename(temp, target);
       } catch (error) {
-        await fs.rm(path.join(await fs.realpath(folder).catch(() => folder), path.basename(temporary)), { force: true }).catch(() => undefined);
+        if (temp !== undefined) await fs.rm(temp, { force: true }).catch(() => undefined);
         // Writes for several models may be under way at once: only the first failure warns.
         if (!writable) return;
         writable = false;

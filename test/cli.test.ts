@@ -175,6 +175,16 @@ describe('ark-e2ee cert', () => {
     expect(await readdir(own)).toEqual([]);
   });
 
+  it('--base-url is read as a request reads it: the same origin however spelled, the same cache file', async () => {
+    const cacheDir = join(home, 'certs-spelled');
+    const url = new URL(server.url);
+    expect((await cli(['cert', 'mock-model', '--base-url', server.url, '--cache-dir', cacheDir], env)).code).toBe(0);
+    const spelled = `HTTP://127.0.0.1:${url.port}${url.pathname}/`;
+    const again = JSON.parse((await cli(['cert', 'mock-model', '--base-url', spelled, '--cache-dir', cacheDir, '--json'], env)).stdout);
+    expect(again).toMatchObject({ source: 'cache', baseUrl: server.url });
+    expect((await cli(['cert', 'mock-model', '--base-url', 'not a url'], env)).code).toBe(2);
+  });
+
   it('a dead service: exit 1, even when another origin has the model cached', async () => {
     const cacheDir = join(home, 'certs-dead');
     expect((await cli(['cert', 'mock-model', '--base-url', server.url, '--cache-dir', cacheDir], env)).code).toBe(0);

@@ -6,7 +6,7 @@ import type { CertificateFrom, CertificateSource } from '../../certificates/sour
 import { CertificateUnavailableError } from '../../errors.js';
 import type { ModelCertificate } from '../../protocol/certificate.js';
 import { CERTIFICATE_RELOAD_MS } from '../../protocol/constants.js';
-import { createCertificateSource } from '../../transport/encryptor.js';
+import { chatBaseUrl, createCertificateSource } from '../../transport/encryptor.js';
 import { UsageError, type Command } from '../command.js';
 import { apiKeyOf, baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
 import { keyFingerprint } from './serve.js';
@@ -80,7 +80,10 @@ export const certCommand: Command = {
     if (model === undefined || positionals.length > 1) throw new UsageError('name exactly one MODEL');
     if (values.cached && values['no-cache']) throw new UsageError('--cached and --no-cache contradict each other');
     const aicc = values.aicc ?? io.env.VOLC_ARK_ENCRYPTION === 'AICC';
-    const baseUrl = baseUrlOf(values['base-url'], io);
+    // Spelled as a request's base URL is (host case, default port…), so that it names the same cache file.
+    const given = baseUrlOf(values['base-url'], io);
+    const baseUrl = URL.canParse(`${given}/chat/completions`) ? chatBaseUrl(new URL(`${given}/chat/completions`)) : undefined;
+    if (baseUrl === undefined) throw new UsageError(`--base-url must be an http: or https: URL, not "${given}"`);
     const trust = await trustOf(values);
     const options = { cacheDir: cacheDirOf(values), aicc, ...trust };
     // The same construction as chat, proxy and the library: option/env, cache, loopback, trust.

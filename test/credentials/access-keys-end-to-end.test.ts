@@ -13,6 +13,7 @@ import { arkEncryption, certificateKeyPin, createEncryptedFetch, InvalidCertific
 import { startEncryptingProxy, type EncryptingProxy } from '../../src/transport/proxy.js';
 import { createMockCertificate, createMockPcaChain, startMockArkServer, mockAnswerText, type MockArkServer } from '../../src/testing/index.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
+import { originCacheFile } from '../certificates/helpers.js';
 
 const AK = 'AKLTe2eaccesskey';
 const SK = 'e2e-secret-key';
@@ -123,7 +124,7 @@ describe('createEncryptedFetch with access keys', () => {
     try {
       const options = { accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir };
       expect((await ask(createEncryptedFetch(options), s)).status).toBe(200);
-      const cached = await readFile(join(cacheDir, `${MODEL}.pem`), 'utf8');
+      const cached = await readFile(originCacheFile(cacheDir, s.url, MODEL), 'utf8');
       const { instancePem, subCaPem, rootPem } = s.openApi!.chain;
       expect(cached).toBe(`${instancePem.trim()}\n${subCaPem.trim()}\n${rootPem.trim()}\n`);
       expect((await ask(createEncryptedFetch(options), s)).status).toBe(200);
@@ -154,14 +155,14 @@ describe('createEncryptedFetch with access keys', () => {
       const encryptedFetch = createEncryptedFetch({ errors: 'throw', accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir });
       // An API-key call first: the gateway's certificate, in memory and on disk.
       expect((await ask(encryptedFetch, s, { authorization: 'Bearer own-key' })).status).toBe(200);
-      expect(await readFile(join(cacheDir, `${MODEL}.pem`), 'utf8')).toBe(s.certificatePem);
+      expect(await readFile(originCacheFile(cacheDir, s.url, MODEL), 'utf8')).toBe(s.certificatePem);
       // An access-key call then asks the control plane all the same, and replaces the file.
       expect((await ask(encryptedFetch, s)).status).toBe(200);
       expect(s.openApi!.stats.getEndpointCertificate).toBe(1);
-      expect(await readFile(join(cacheDir, `${MODEL}.pem`), 'utf8')).toContain(s.openApi!.chain.rootPem.trim());
+      expect(await readFile(originCacheFile(cacheDir, s.url, MODEL), 'utf8')).toContain(s.openApi!.chain.rootPem.trim());
       // A cached chain that does not verify is not used either.
       const other = createMockPcaChain(createMockCertificate());
-      await writeFile(join(cacheDir, `${MODEL}.pem`), `${s.openApi!.chain.instancePem}${other.subCaPem}${other.rootPem}`, { mode: 0o600 });
+      await writeFile(originCacheFile(cacheDir, s.url, MODEL), `${s.openApi!.chain.instancePem}${other.subCaPem}${other.rootPem}`, { mode: 0o600 });
       expect((await ask(createEncryptedFetch({ errors: 'throw', accessKey: AK, secretKey: SK, openApiUrl: s.openApiUrl, cacheDir }), s)).status).toBe(200);
       expect(s.openApi!.stats.getEndpointCertificate).toBe(2);
     } finally {

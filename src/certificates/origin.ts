@@ -44,22 +44,22 @@ export function readableFolderName(baseUrl: string): string | undefined {
   return out.length > 0 && !out.startsWith('.') ? out : undefined;
 }
 
-/** Whether an IPv6 literal (without brackets, as WHATWG URL writes it) is this machine. */
+/** Whether an IPv6 literal (without brackets, as WHATWG URL writes it) is a loopback address. */
 function isLoopbackV6(address: string): boolean {
-  if (address === '::1' || address === '::') return true;
+  if (address === '::1') return true;
   // IPv4-mapped (::ffff:a.b.c.d), which WHATWG URL writes as two hex groups: ::ffff:7f00:1.
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(address);
-  if (mapped === null) return false;
-  const high = parseInt(mapped[1]!, 16);
-  return high >> 8 === 0x7f || (high === 0 && parseInt(mapped[2]!, 16) === 0);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):[0-9a-f]{1,4}$/.exec(address);
+  return mapped !== null && parseInt(mapped[1]!, 16) >> 8 === 0x7f;
 }
 
 /**
- * Whether a URL's host is this machine: `localhost` and `*.localhost` (RFC 6761, with or without
- * a final dot), all of 127.0.0.0/8, `[::1]`, the unspecified addresses `0.0.0.0` and `[::]`
- * (which reach local listeners), and IPv4-mapped forms of those (`[::ffff:127.0.0.1]`). The URL
- * parser has already turned `127.1`, `0x7f.1`, `2130706433` and `[0:0:0:0:0:0:0:1]` into their
- * canonical forms, and the mapped `[::ffff:127.0.0.1]` into `[::ffff:7f00:1]`.
+ * Whether a URL's host is a loopback address of this machine: `localhost` and `*.localhost`
+ * (RFC 6761, with or without a final dot), all of 127.0.0.0/8, `[::1]`, and the IPv4-mapped
+ * forms (`[::ffff:127.0.0.1]`). The URL parser has already turned `127.1`, `0x7f.1`,
+ * `2130706433` and `[0:0:0:0:0:0:0:1]` into their canonical forms, and the mapped
+ * `[::ffff:127.0.0.1]` into `[::ffff:7f00:1]`. The unspecified addresses (`0.0.0.0`, `[::]`)
+ * are not loopback: the proxy asks the same question of the address it binds, where they mean
+ * every interface.
  */
 export function isLoopback(url: string): boolean {
   let host: string;
@@ -71,5 +71,5 @@ export function isLoopback(url: string): boolean {
   if (host.endsWith('.')) host = host.slice(0, -1);
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   if (host.startsWith('[') && host.endsWith(']')) return isLoopbackV6(host.slice(1, -1));
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '0.0.0.0';
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

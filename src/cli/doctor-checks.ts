@@ -11,7 +11,7 @@ import { parseModelCertificate } from '../certificates/source.js';
 import { ArkE2EEError, CertificateUnavailableError } from '../errors.js';
 import type { ModelCertificate } from '../protocol/certificate.js';
 import { createEncryptedFetch } from '../transport/encrypted-fetch.js';
-import { isLoopback } from '../transport/encryptor.js';
+import { isLoopback } from '../certificates/origin.js';
 import { networkDetail, withNetworkDetail } from '../transport/network-detail.js';
 
 export interface CheckResult {

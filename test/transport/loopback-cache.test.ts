@@ -36,7 +36,7 @@ describe('isLoopback', () => {
     'http://127.0.0.1:9/api/v3', 'http://127.8.9.10/x', 'http://127.255.255.255/', 'http://127.1/', 'http://0x7f.1/',
     'http://2130706433/', 'http://localhost:1/', 'http://LOCALHOST/', 'http://localhost./', 'http://a.localhost/',
     'http://a.b.localhost./', 'http://[::1]:80/', 'http://[0:0:0:0:0:0:0:1]/', 'http://[::ffff:127.0.0.1]/',
-    'http://[::ffff:7f00:1]/', 'http://[::ffff:127.9.8.7]/', 'http://0.0.0.0:8080/', 'http://[::]/', 'http://[::ffff:0.0.0.0]/',
+    'http://[::ffff:7f00:1]/', 'http://[::ffff:127.9.8.7]/',
   ])('%s is this machine', (url) => {
     expect(isLoopback(url)).toBe(true);
   });
@@ -45,6 +45,8 @@ describe('isLoopback', () => {
     'https://ark.cn-beijing.volces.com/api/v3', 'http://128.0.0.1/', 'http://126.255.255.255/', 'http://localhost.example.com/',
     'http://10.0.0.1/', 'http://[::2]/', 'http://[::ffff:128.0.0.1]/', 'http://[::ffff:10.0.0.1]/', 'http://[fe80::1]/',
     'http://localhostx/', 'http://xlocalhost/', 'not a url',
+    // The unspecified addresses mean every interface where the proxy binds them.
+    'http://0.0.0.0:8080/', 'http://[::]/', 'http://[::ffff:0.0.0.0]/',
   ])('%s is not', (url) => {
     expect(isLoopback(url)).toBe(false);
   });

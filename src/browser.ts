@@ -7,6 +7,7 @@
  * src/index.ts re-exports all of this: add runtime-neutral exports here, not there.
  */
 export {
+  AnswerTooLargeError,
   ArkE2EEError,
   CertificateUnavailableError,
   DecryptionFailedError,
@@ -35,7 +36,7 @@ export {
   WEBCRYPTO_MIN_TEXT_LENGTH,
   type EncryptRequestAsyncOptions,
 } from './protocol/request-async.js';
-export { decryptChatCompletion } from './protocol/response.js';
+export { decryptChatCompletion, type PlainTextNotice } from './protocol/response.js';
 export { decryptEventStream } from './protocol/event-stream.js';
 export * as constants from './protocol/constants.js';
 export { createEncryptedFetch, type EncryptedFetchOptions } from './transport/encrypted-fetch.js';

@@ -14,7 +14,8 @@ export type ArkE2EEErrorCode =
   | 'ERR_ARK_E2EE_CERTIFICATE_UNAVAILABLE'
   | 'ERR_ARK_E2EE_STREAM'
   | 'ERR_ARK_E2EE_OPENAPI'
-  | 'ERR_ARK_E2EE_RESEND_REFUSED';
+  | 'ERR_ARK_E2EE_RESEND_REFUSED'
+  | 'ERR_ARK_E2EE_ANSWER_TOO_LARGE';
 
 export class ArkE2EEError extends Error {
   static readonly code: ArkE2EEErrorCode = 'ERR_ARK_E2EE';
@@ -129,4 +130,19 @@ export class OpenApiError extends ArkE2EEError {
  */
 export class ResendRefusedError extends ArkE2EEError {
   static override readonly code = 'ERR_ARK_E2EE_RESEND_REFUSED';
+}
+
+/**
+ * An answer (a JSON body, or one line or event of a stream) grew past its size limit
+ * (`maxAnswerBytes`, `maxEventBytes`); the read was stopped and the connection let go.
+ */
+export class AnswerTooLargeError extends ArkE2EEError {
+  static override readonly code = 'ERR_ARK_E2EE_ANSWER_TOO_LARGE';
+  /** The limit that was passed. */
+  readonly limit: number;
+
+  constructor(message: string, details: { limit: number }) {
+    super(message);
+    this.limit = details.limit;
+  }
 }

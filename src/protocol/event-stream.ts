@@ -9,15 +9,38 @@
  * cancel reaches it (see decryptEventStream).
  */
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
-import { ArkE2EEError, EventStreamError } from '../errors.js';
+import { AnswerTooLargeError, ArkE2EEError, EventStreamError } from '../errors.js';
 import { isJsonObject } from './json.js';
-import { decryptChoices } from './response.js';
+import { decryptChoices, type DecryptChoicesOptions, type PlainTextNotice } from './response.js';
 import type { Session } from './session.js';
 
 const DONE = '[DONE]';
 
-/** The data of one event after decryption: `[DONE]` and untouched chunks exactly as they came. */
-export function decryptEventData(data: string, session: Session): string {
+/** Default of `maxEventBytes`: one line or event of an answer stream (16 MiB). */
+export const DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024;
+
+export interface EventStreamOptions {
+  /**
+   * The longest line or event the stream may hold before it ends, counted in characters of the
+   * decoded text (bytes, for the ASCII an encrypted stream is made of; at most 3 bytes each
+   * otherwise). Longer is an `AnswerTooLargeError`: a server cannot make the client buffer
+   * without end. Default 16 MiB.
+   */
+  maxEventBytes?: number;
+  /** Called for each plain `content_filter` text passed on (see `PlainTextNotice`). */
+  onPlainText?: (notice: PlainTextNotice) => void;
+}
+
+/**
+ * The data of one event after decryption: `[DONE]` and untouched chunks exactly as they came.
+ * `state.filtered` carries the choices that have had their content_filter chunk from one event
+ * to the next (protocol §5: content after it is an error).
+ */
+export function decryptEventData(
+  data: string,
+  session: Session,
+  state: DecryptChoicesOptions & { filtered: Set<number> } = { filtered: new Set() },
+): string {
   if (data === DONE) return data;
   let chunk: unknown;
   try {
@@ -29,7 +52,7 @@ export function decryptEventData(data: string, session: Session): string {
     );
   }
   if (!isJsonObject(chunk)) return data;
-  const decrypted = decryptChoices(chunk, session, 'delta');
+  const decrypted = decryptChoices(chunk, session, 'delta', state);
   return decrypted === chunk ? data : JSON.stringify(decrypted);
 }
 
@@ -48,8 +71,19 @@ export class EventStreamDecrypter {
   private failure: unknown;
   private ending = false;
   private endedWithCarriageReturn = false;
+  private events = 0;
+  /** Characters fed since the last event was dispatched (see checkSize), and since the last line end. */
+  private sinceEvent = 0;
+  private sinceLine = 0;
+  private readonly maxEventBytes: number;
+  private readonly state: DecryptChoicesOptions & { filtered: Set<number> };
 
-  constructor(private readonly session: Session) {
+  constructor(
+    private readonly session: Session,
+    options: EventStreamOptions = {},
+  ) {
+    this.maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    this.state = { filtered: new Set(), onPlainText: options.onPlainText };
     this.parser = createParser({
       onEvent: (event) => this.onEvent(event),
       onComment: (comment) => {
@@ -70,8 +104,9 @@ export class EventStreamDecrypter {
       );
       return;
     }
+    this.events++;
     try {
-      this.output += serializeEvent(event, decryptEventData(event.data, this.session));
+      this.output += serializeEvent(event, decryptEventData(event.data, this.session, this.state));
     } catch (error) {
       this.failure = error;
     }
@@ -90,11 +125,33 @@ export class EventStreamDecrypter {
     return out;
   }
 
+  /**
+   * Refuses a line or an event that has grown past the limit. Lines are counted exactly (the
+   * characters after the last line end). An event is counted from the chunk in which the last
+   * one was dispatched, whose complete lines after that event go uncounted: the parser never
+   * holds more than the limit and one chunk, which the caller held already.
+   */
+  private checkSize(text: string, dispatched: boolean): void {
+    const lastLineEnd = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'));
+    this.sinceLine = lastLineEnd === -1 ? this.sinceLine + text.length : text.length - lastLineEnd - 1;
+    this.sinceEvent = dispatched ? this.sinceLine : this.sinceEvent + text.length;
+    if (this.sinceLine > this.maxEventBytes || this.sinceEvent > this.maxEventBytes) {
+      this.failure ??= new AnswerTooLargeError(
+        `a line or event of the answer stream is longer than ${this.maxEventBytes} characters ` +
+          '(maxEventBytes) without ending; the stream was stopped. Raise maxEventBytes if answers ' +
+          'this large are expected',
+        { limit: this.maxEventBytes },
+      );
+    }
+  }
+
   /** Feeds decoded text; returns the decrypted text that is complete so far. */
   push(text: string): string {
-    if (text === '') return this.take();
+    if (text === '' || this.failure !== undefined) return this.take();
     this.endedWithCarriageReturn = text.charCodeAt(text.length - 1) === 13;
+    const events = this.events;
     this.parser.feed(text);
+    this.checkSize(text, this.events !== events);
     return this.take();
   }
 
@@ -106,6 +163,13 @@ export class EventStreamDecrypter {
     // Anything they do dispatch was an event the stream left unfinished.
     this.ending = true;
     this.parser.feed('\n\n');
+    if (this.failure === undefined && this.events === 0) {
+      // A JSON body under this content type, or nothing: not a chat stream (README, §8).
+      this.failure = new EventStreamError(
+        'the answer came as an event stream but held no event (an empty body, or JSON under ' +
+          'text/event-stream): it is not a chat completion stream, so it is not trusted',
+      );
+    }
     return this.take();
   }
 }
@@ -136,12 +200,12 @@ function brokenOff(error: unknown, signal: AbortSignal | null | undefined): neve
 export function decryptEventStream(
   stream: ReadableStream<Uint8Array>,
   session: Session,
-  options: { signal?: AbortSignal | null } = {},
+  options: EventStreamOptions & { signal?: AbortSignal | null } = {},
 ): ReadableStream<Uint8Array> {
   const reader = stream.getReader();
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const encoder = new TextEncoder();
-  const decrypter = new EventStreamDecrypter(session);
+  const decrypter = new EventStreamDecrypter(session, options);
   const decode = (bytes?: Uint8Array): string => {
     try {
       return bytes === undefined ? decoder.decode() : decoder.decode(bytes, { stream: true });

@@ -5,6 +5,7 @@
  */
 import { certificateHttpOverFetch } from '../certificates/service.js';
 import { encryptionSwitch } from './encryption-switch.js';
+import { boundedText } from './bounded-body.js';
 import { ArkEncryptor, isEventStream, maxCertificateBytesOf, type ArkEncryptionOptions } from './encryptor.js';
 import { errorResponse, type ErrorDelivery } from './error-response.js';
 import { withNetworkDetail } from './network-detail.js';
@@ -136,7 +137,7 @@ export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeo
     if (isEventStream(response.headers.get('content-type'))) {
       return rebuilt(response, encryptor.decryptStream(response.body, session, signal));
     }
-    return rebuilt(response, encryptor.decryptJsonText(await response.text(), session));
+    return rebuilt(response, encryptor.decryptJsonText(await boundedText(response, encryptor.maxAnswerBytes), session));
   }
   return encryptedFetch as typeof fetch;
 }

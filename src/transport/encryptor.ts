@@ -17,10 +17,10 @@ import {
   HEADER_IS_ENCRYPTED,
   HEADER_SESSION_TOKEN,
 } from '../protocol/constants.js';
-import { decryptEventStream } from '../protocol/event-stream.js';
+import { decryptEventStream, type EventStreamOptions } from '../protocol/event-stream.js';
 import { encryptChatRequestJsonAsync } from '../protocol/request-async.js';
 import { parseChatRequestBody, requestBodyText, stringifyRequestBody } from '../protocol/request-body.js';
-import { decryptChatCompletion } from '../protocol/response.js';
+import { decryptChatCompletion, type PlainTextNotice } from '../protocol/response.js';
 import type { Session } from '../protocol/session.js';
 import { SessionPool } from '../protocol/session-pool.js';
 import { nodePlatform } from '../platform.js';
@@ -74,6 +74,12 @@ export interface ArkEncryptionOptions extends AccessKeyOptions {
    * Default 1000.
    */
   certificateCacheSize?: number;
+  /** The largest JSON answer read, in bytes; past it the read stops (`AnswerTooLargeError`). Default 64 MiB. */
+  maxAnswerBytes?: number;
+  /** The longest line or event of a streamed answer (see `EventStreamOptions`). Default 16 MiB. */
+  maxEventBytes?: number;
+  /** Plain `content_filter` text, passed on as the protocol sends it, reported here (docs/security.md). */
+  onPlainText?: (notice: PlainTextNotice) => void;
 }
 
 /** `maxCertificateBytes`, checked: a positive whole number of bytes, or `undefined` for the default. */
@@ -84,6 +90,9 @@ export function maxCertificateBytesOf(options: Pick<ArkEncryptionOptions, 'maxCe
   }
   return value;
 }
+
+/** Default of `maxAnswerBytes` (64 MiB). */
+export const DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 /** The base URL of a chat completion URL (protocol §6), or `undefined` for any other path. */
 export function chatBaseUrl(url: URL): string | undefined {
@@ -239,12 +248,22 @@ export class ArkEncryptor {
         'the answer to an encrypted request is not JSON, so it cannot be checked; not trusting it',
       );
     }
-    return JSON.stringify(decryptChatCompletion(body, session));
+    return JSON.stringify(decryptChatCompletion(body, session, { onPlainText: this.options.onPlainText }));
   }
 
   /** `signal`: the caller's; an abort through it stays the caller's own error, not a stream error. */
   decryptStream(stream: ReadableStream<Uint8Array>, session: Session, signal?: AbortSignal | null): ReadableStream<Uint8Array> {
-    return decryptEventStream(stream, session, { signal });
+    return decryptEventStream(stream, session, { ...this.streamOptions, signal });
+  }
+
+  /** The limits and the plain-text hook every transport's stream decrypter gets. */
+  get streamOptions(): EventStreamOptions {
+    return { maxEventBytes: this.options.maxEventBytes, onPlainText: this.options.onPlainText };
+  }
+
+  /** `maxAnswerBytes`, or its default. */
+  get maxAnswerBytes(): number {
+    return this.options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
   }
 }
 

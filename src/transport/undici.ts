@@ -23,6 +23,7 @@ import {
 import { EventStreamDecrypter } from '../protocol/event-stream.js';
 import type { Session } from '../protocol/session.js';
 import { encryptionSwitch } from './encryption-switch.js';
+import { answerTooLarge } from './bounded-body.js';
 import { ArkEncryptor, isEventStream, maxCertificateBytesOf, type ArkEncryptionOptions } from './encryptor.js';
 import {
   certificateHttpOverDispatch,
@@ -72,6 +73,7 @@ class EncryptedExchange implements Handler {
   private statusMessage: string | undefined;
   private headers: ResponseHeaders = {};
   private readonly chunks: Uint8Array[] = [];
+  private jsonBytes = 0;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private decrypter: EventStreamDecrypter | undefined;
 
@@ -244,18 +246,22 @@ class EncryptedExchange implements Handler {
     this.headers = forwardedHeaders(headers);
     if (isEventStream(responseHeader(headers, 'content-type'))) {
       this.mode = 'sse';
-      this.decrypter = new EventStreamDecrypter(this.session!);
+      this.decrypter = new EventStreamDecrypter(this.session!, this.encryptor.streamOptions);
       this.handler.onResponseStart?.(this.outer, statusCode, this.headers, statusMessage);
     } else {
       // JSON: held back until the whole answer is in and decrypted (its length changes).
       this.mode = 'json';
+      const announced = Number(responseHeader(headers, 'content-length') ?? Number.NaN);
+      if (announced > this.encryptor.maxAnswerBytes) this.fail(answerTooLarge(this.encryptor.maxAnswerBytes));
     }
   }
 
   onResponseData(_controller: Controller, chunk: Buffer): void {
     if (this.done) return;
     if (this.mode === 'json') {
-      this.chunks.push(chunk);
+      this.jsonBytes += chunk.byteLength;
+      if (this.jsonBytes > this.encryptor.maxAnswerBytes) this.fail(answerTooLarge(this.encryptor.maxAnswerBytes));
+      else this.chunks.push(chunk);
     } else if (this.mode === 'sse') {
       try {
         this.emit(this.decrypter!.push(this.decodeStream(chunk)));

@@ -37,7 +37,7 @@ const encrypted = fc.array(text, { minLength: 1, maxLength: 8 }).map((texts) => 
   wire: texts.map(enc).join(''),
   plain: texts.join(''),
 }));
-/** Reasoning that is not a ciphertext of this session: left as it is. */
+/** Reasoning that is not a ciphertext of this session: refused, like content. */
 const plainReasoning = fc.oneof(
   text.filter((s) => s !== ''),
   fc.base64String({ minLength: 24, maxLength: 60 }),
@@ -52,13 +52,13 @@ interface Case {
 }
 
 const encryptedChoice = fc
-  .tuple(encrypted, fc.option(fc.oneof(encrypted.map((r) => ({ r, plain: false })), plainReasoning.map((p) => ({ p, plain: true })))))
+  .tuple(encrypted, fc.option(encrypted))
   .map(([content, reasoning]): Case => {
     const message: Json = { role: 'assistant', content: content.wire };
     const expected: Json = { role: 'assistant', content: content.plain };
     if (reasoning !== null) {
-      message.reasoning_content = 'r' in reasoning ? reasoning.r.wire : reasoning.p;
-      expected.reasoning_content = 'r' in reasoning ? reasoning.r.plain : reasoning.p;
+      message.reasoning_content = reasoning.wire;
+      expected.reasoning_content = reasoning.plain;
     }
     return { choice: { finish_reason: 'stop', logprobs: null, message }, expected: { finish_reason: 'stop', logprobs: null, message: expected }, same: false };
   });
@@ -67,7 +67,7 @@ const filteredChoice = fc.oneof(text, encrypted.map((e) => e.wire)).map((content
   return { choice, expected: choice, same: true };
 });
 const emptyChoice = fc
-  .tuple(fc.constantFrom<Json>({ content: null }, { content: '' }, {}, { content: [] }), fc.option(encrypted))
+  .tuple(fc.constantFrom<Json>({ content: null }, { content: '' }, {}, { refusal: null }, { audio: null, reasoning: '' }), fc.option(encrypted))
   .map(([content, reasoning]): Case => {
     const message: Json = { role: 'assistant', ...content, tool_calls: [{ id: 't', type: 'function' }] };
     if (reasoning === null) return { choice: { finish_reason: 'tool_calls', message }, expected: { finish_reason: 'tool_calls', message }, same: true };
@@ -92,7 +92,7 @@ const answers = fc
 describe.each<BackendName>(['node', 'noble'])('decryptChatCompletion, %s backend', (backend) => {
   const session = sessionFromKey(KEY, NONCE, { backend });
 
-  it('decrypts contents and authentic reasoning, leaves the rest, and never mutates its input', () => {
+  it('decrypts contents and reasoning, leaves the rest, and never mutates its input', () => {
     fc.assert(
       fc.property(answers, ({ body, expected, cases }) => {
         const before = structuredClone(body);
@@ -132,6 +132,70 @@ describe.each<BackendName>(['node', 'noble'])('decryptChatCompletion, %s backend
     expect(() => decryptChatCompletion({ choices: [{ index: 5, message: { content: 'plain text' } }] }, session)).toThrow(
       DecryptionFailedError,
     );
+  });
+
+  it('refuses reasoning_content that does not authenticate, as it refuses content (issue 10)', () => {
+    fc.assert(
+      fc.property(plainReasoning, encrypted, (reasoning, content) => {
+        const body = { choices: [{ index: 0, message: { content: content.wire, reasoning_content: reasoning } }] };
+        expect(() => decryptChatCompletion(body, session)).toThrow(DecryptionFailedError);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  /** Anything a hostile server puts where the answer text is due that is not a ciphertext string. */
+  const notText = fc.oneof(
+    fc.constant<unknown>([{ type: 'text', text: 'INJECTED' }]),
+    fc.constant<unknown>({ text: 'INJECTED' }),
+    fc.constant<unknown>(true),
+    fc.jsonValue().filter((v) => v !== null && typeof v !== 'string'),
+  );
+
+  it('refuses a content or reasoning_content that is not a string, in every kind of choice (issue 10)', () => {
+    fc.assert(
+      fc.property(
+        notText,
+        fc.constantFrom('content', 'reasoning_content'),
+        fc.constantFrom('stop', 'content_filter', null),
+        (value, field, finishReason) => {
+          const body = { choices: [{ index: 0, finish_reason: finishReason, message: { role: 'assistant', [field]: value } }] };
+          let error: unknown;
+          try {
+            decryptChatCompletion(body, session);
+          } catch (caught) {
+            error = caught;
+          }
+          expect(error).toBeInstanceOf(DecryptionFailedError);
+          expect((error as Error).message).toContain(`${field} of choice 0`);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('refuses a text field the protocol does not encrypt (refusal, reasoning, audio) rather than pass it on', () => {
+    for (const extra of [{ refusal: 'INJECTED' }, { reasoning: 'INJECTED' }, { audio: { transcript: 'INJECTED', data: '' } }]) {
+      for (const finishReason of ['stop', 'content_filter']) {
+        const body = { choices: [{ index: 0, finish_reason: finishReason, message: { content: enc('fine'), ...extra } }] };
+        expect(() => decryptChatCompletion(body, session)).toThrow(/does not encrypt/);
+      }
+    }
+  });
+
+  it('passes content_filter text on as it came and reports it to onPlainText', () => {
+    const notices: unknown[] = [];
+    const body = deepFreeze({
+      choices: [
+        { index: 0, finish_reason: 'stop', message: { content: enc('fine') } },
+        { index: 1, finish_reason: 'content_filter', message: { content: 'filtered, in plain' } },
+        { index: 2, finish_reason: 'content_filter', message: { content: '' } },
+      ],
+    });
+    const output = decryptChatCompletion(body, session, { onPlainText: (notice) => notices.push(notice) });
+    expect(output.choices[0]!.message.content).toBe('fine');
+    expect(output.choices[1]).toBe(body.choices[1]);
+    expect(notices).toEqual([{ choiceIndex: 1, field: 'content', text: 'filtered, in plain', reason: 'content_filter' }]);
   });
 
   it('returns a new object even when nothing was encrypted, and non-objects as they are', () => {

@@ -77,22 +77,45 @@ export class EventStreamDecrypter {
   private sinceLine = 0;
   private readonly maxEventBytes: number;
   private readonly state: DecryptChoicesOptions & { filtered: Set<number> };
+  /**
+   * Plain content_filter text may only be the last content of its choice (§5), which is known
+   * only at the end: from the first such event on, the output is held back, and given out at a
+   * clean end, or dropped when a later event breaks the rule. A spliced-in plain text never
+   * reaches the caller, even for a moment.
+   */
+  private held = '';
+  private holding = false;
+  private readonly notices: PlainTextNotice[] = [];
+  private readonly onPlainText: ((notice: PlainTextNotice) => void) | undefined;
 
   constructor(
     private readonly session: Session,
     options: EventStreamOptions = {},
   ) {
     this.maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
-    this.state = { filtered: new Set(), onPlainText: options.onPlainText };
+    this.onPlainText = options.onPlainText;
+    this.state = { filtered: new Set(), onPlainText: (notice) => this.notices.push(notice) };
     this.parser = createParser({
       onEvent: (event) => this.onEvent(event),
-      onComment: (comment) => {
-        if (this.failure === undefined) this.output += `: ${comment}\n`;
-      },
-      onRetry: (retry) => {
-        if (this.failure === undefined) this.output += `retry: ${retry}\n`;
-      },
+      onComment: (comment) => this.write(`: ${comment}\n`),
+      onRetry: (retry) => this.write(`retry: ${retry}\n`),
     });
+  }
+
+  private write(text: string): void {
+    if (this.failure !== undefined) return;
+    if (!this.holding) {
+      this.output += text;
+      return;
+    }
+    this.held += text;
+    if (this.held.length > this.maxEventBytes) {
+      this.failure = new AnswerTooLargeError(
+        `the answer stream went on for more than ${this.maxEventBytes} characters (maxEventBytes) ` +
+          'after a plain content_filter text, which is held back until the end; the stream was stopped',
+        { limit: this.maxEventBytes },
+      );
+    }
   }
 
   private onEvent(event: EventSourceMessage): void {
@@ -105,11 +128,15 @@ export class EventStreamDecrypter {
       return;
     }
     this.events++;
+    let text: string;
     try {
-      this.output += serializeEvent(event, decryptEventData(event.data, this.session, this.state));
+      text = serializeEvent(event, decryptEventData(event.data, this.session, this.state));
     } catch (error) {
       this.failure = error;
+      return;
     }
+    if (this.notices.length > 0) this.holding = true;
+    this.write(text);
   }
 
   private take(): string {
@@ -169,6 +196,13 @@ export class EventStreamDecrypter {
         'the answer came as an event stream but held no event (an empty body, or JSON under ' +
           'text/event-stream): it is not a chat completion stream, so it is not trusted',
       );
+    }
+    if (this.failure === undefined && this.holding) {
+      // A clean end: the plain content_filter text was the last content after all.
+      this.output += this.held;
+      this.held = '';
+      this.holding = false;
+      for (const notice of this.notices.splice(0)) this.onPlainText?.(notice);
     }
     return this.take();
   }

@@ -266,6 +266,8 @@ class EncryptedExchange implements Handler {
       try {
         this.emit(this.decrypter!.push(this.decodeStream(chunk)));
       } catch (error) {
+        // The events complete before the failure were authenticated: they go out first.
+        this.emit(this.decrypter!.drain());
         this.fail(error);
       }
     } else {
@@ -280,6 +282,7 @@ class EncryptedExchange implements Handler {
         const decrypter = this.decrypter!;
         this.emit(decrypter.push(this.decodeStream()) + decrypter.end());
       } catch (error) {
+        this.emit(this.decrypter!.drain());
         this.fail(error);
         return;
       }

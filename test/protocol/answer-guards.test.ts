@@ -92,7 +92,7 @@ describe('a stream carries only authenticated text', () => {
     }
   });
 
-  it('plain content_filter text is passed on and reported, as the last content of its choice', async () => {
+  it('plain content_filter text is held to the end, then passed on and reported, as the last content of its choice', async () => {
     const notices: PlainTextNotice[] = [];
     const wire =
       before +
@@ -117,10 +117,15 @@ describe('a stream carries only authenticated text', () => {
       { content: 'PLAIN AGAIN' },
     ]) {
       for (const finish of [null, 'content_filter', 'stop']) {
-        const { texts, error } = await run(before + filtered + event(chunkOf(delta(0, next, finish))) + 'data: [DONE]\n\n');
+        const notices: PlainTextNotice[] = [];
+        const wire = before + filtered + event(chunkOf(delta(0, next, finish))) + 'data: [DONE]\n\n';
+        const { texts, error, raw } = await run(wire, { onPlainText: (notice) => notices.push(notice) });
         expect(error, JSON.stringify([next, finish])).toBeInstanceOf(EventStreamError);
         expect((error as Error).message).toMatch(/after its plain content_filter/);
-        expect(texts).toEqual(['Hello', 'PLAIN']);
+        // The plain text was held back until the stream showed it was the last: it never came out.
+        expect(texts).toEqual(['Hello']);
+        expect(raw).not.toContain('PLAIN');
+        expect(notices).toEqual([]);
       }
     }
   });
@@ -215,6 +220,16 @@ describe('maxEventBytes: a line or an event with no end', () => {
     const error = await reader.read().then(() => undefined, (caught: unknown) => caught);
     expect(error).toBeInstanceOf(AnswerTooLargeError);
     expect(cancelled).toBe(error);
+  });
+
+  it('what follows a content_filter text is held back, within the limit too', async () => {
+    const wire =
+      event(chunkOf(delta(0, { content: 'filtered' }, 'content_filter'))) +
+      event(chunkOf(delta(1, { content: enc('z'.repeat(LIMIT / 8)) }))).repeat(8) +
+      'data: [DONE]\n\n';
+    const { texts, error } = await run(wire, { maxEventBytes: LIMIT });
+    expect(error).toBeInstanceOf(AnswerTooLargeError);
+    expect(texts).toEqual([]);
   });
 
   it('the default is 16 MiB', () => {

@@ -34,7 +34,7 @@ const files = [
     '2 000 unpadded, minimum-size pieces, a 100 KiB ciphertext), several choices and choices left as they are; tampering at every position ' +
     '(decryption_failed), including non-canonical base64. Whole pieces repeated or reordered do authenticate (same key and nonce).', decryptResponseCases],
   ['extra_decrypt_stream.json', 'Raw event streams: LF, CRLF and CR line endings, comments, event:/id:/retry: fields, multi-line data, usage chunk, ' +
-    '[DONE], content_filter and empty content left, several choices, tool_calls deltas; and tampered chunks (decryption_failed).', decryptStreamCases],
+    '[DONE], content_filter and empty content left, several choices, tool_calls deltas; tampered chunks (decryption_failed); content for a choice after its content_filter chunk (stream_error).', decryptStreamCases],
 ];
 
 for (const [name, description, make] of files) {

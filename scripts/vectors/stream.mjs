@@ -43,7 +43,7 @@ export function decryptStreamCases() {
   const cases = [];
   const add = (name, s, items, eol = '\n', error = false) => cases.push({
     name, kind: 'decrypt_stream', ...sessionMembers(s), sse: sse(items, eol),
-    ...(error ? { expect_error: 'decryption_failed' } : { expect_events: items.filter((i) => 'expect' in i).map((i) => i.expect) }),
+    ...(error ? { expect_error: error === true ? 'decryption_failed' : error } : { expect_events: items.filter((i) => 'expect' in i).map((i) => i.expect) }),
   });
   const texts = (n) => Array.from({ length: n }, () => randomText(r, 1 + r.int(12)));
   const basic = (s, n = 5) => [event(s, chunk([ch(0, { role: 'assistant' })])), ...texts(n).map((t) => event(s, content(t))),
@@ -78,7 +78,7 @@ export function decryptStreamCases() {
   s = r.session();
   add('content_filter chunks are left as they are (plain, and base64-looking)', s, [event(s, content('safe', { role: 'assistant' })),
     event(s, chunk([ch(0, { content: 'filtered text' }, 'content_filter')])),
-    event(s, chunk([ch(0, { content: encrypt(s, 'looks encrypted') }, 'content_filter')])), event(s, '[DONE]')]);
+    event(s, chunk([ch(1, { content: encrypt(s, 'looks encrypted') }, 'content_filter')])), event(s, '[DONE]')]);
   s = r.session();
   add('empty content "" is left as it is', s, [event(s, content('', { role: 'assistant' })), event(s, content('x')), event(s, content('')),
     event(s, chunk([ch(0, { content: '' }, 'stop')])), event(s, '[DONE]')]);
@@ -132,7 +132,10 @@ export function decryptStreamCases() {
   tamper('in multi-line data', 2, (c) => flip(c, 5), '\n', { multiline: true });
   add('tampered: second choice of a chunk', s, [event(s, chunk([ch(0, { content: 'fine' }), ch(1, { content: 'bad' })]),
     { mutate: (c) => ((c.choices[1].delta.content = flip(c.choices[1].delta.content, 2)), c) }), event(s, '[DONE]')], '\n', true);
-  add('tampered: after a content_filter chunk', s, [event(s, chunk([ch(0, { content: 'blocked' }, 'content_filter')])),
+  add('tampered: after another choice\'s content_filter chunk', s, [event(s, chunk([ch(1, { content: 'blocked' }, 'content_filter')])),
     event(s, content('x'), { mutate: (c) => ((c.choices[0].delta.content = flip(c.choices[0].delta.content, 0)), c) }), event(s, '[DONE]')], '\n', true);
+  // Plain content_filter text is the last content of its choice (§5): content after it is slipped in.
+  add('content after its choice\'s content_filter chunk', s, [event(s, chunk([ch(0, { content: 'blocked' }, 'content_filter')])),
+    event(s, content('x')), event(s, '[DONE]')], '\n', 'stream_error');
   return cases;
 }

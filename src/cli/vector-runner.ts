@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { createParser } from 'eventsource-parser';
 import {
   DecryptionFailedError,
+  EventStreamError,
   InvalidCertificateError,
   UnsupportedContentError,
   createSession,
@@ -32,6 +33,7 @@ const ERROR_CLASSES: Record<string, new (...args: never[]) => Error> = {
   invalid_certificate: InvalidCertificateError,
   unsupported_content: UnsupportedContentError,
   decryption_failed: DecryptionFailedError,
+  stream_error: EventStreamError,
 };
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');

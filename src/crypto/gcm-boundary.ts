@@ -91,6 +91,16 @@ class BlockGhash extends GHASH {
   }
 }
 
+/** Why a boundary search found no end: no tag matched, the plaintext cannot be UTF-8, or the bound was reached. */
+export type BoundaryMiss = 'no-tag' | 'not-utf8' | 'too-long';
+
+export interface BoundarySearch {
+  /** Only ends whose plaintext is well-formed UTF-8 (see `firstEnd`). */
+  utf8?: boolean;
+  /** The longest sealed message tried, the end of the bytes excepted. */
+  maxLength?: number;
+}
+
 /** GCM with a fixed key and 96-bit nonce, able to find and open ciphertexts laid end to end. */
 export class GcmBoundaryFinder {
   private readonly ghash: BlockGhash;
@@ -114,28 +124,91 @@ export class GcmBoundaryFinder {
     this.mask = [word(tagMask, 0), word(tagMask, 4), word(tagMask, 8), word(tagMask, 12)];
   }
 
+  /** Tag checks made so far: the unit of the search's work (each is two GHASH blocks). */
+  candidates = 0;
+  /** Why the last `firstEnd` found no end. */
+  lastMiss: BoundaryMiss = 'no-tag';
+
   /**
    * The length of the shortest sealed message (`ciphertext || tag`) at `bytes[start..]` whose
    * tag authenticates, among lengths `L` with `L >= 16` and either `L % step == 0` or
-   * `start + L == bytes.length`. `undefined` when none does.
+   * `start + L == bytes.length`. `undefined` when none does (`lastMiss` says why).
+   *
+   * With `utf8`, only ends whose plaintext is well-formed UTF-8 ending on a character boundary
+   * are tried, and the search stops at the first byte that no UTF-8 text can hold: a plaintext
+   * is a prefix of every longer candidate's, so none of them can be text either. Bytes not made
+   * with the key decrypt to noise, which fails within a few bytes; without that, such garbage
+   * costs a tag check every `step` bytes to its very end.
+   *
+   * With `maxLength`, candidates longer than that are not tried (`lastMiss` 'too-long'),
+   * except the end of `bytes`, which the caller tries whole more cheaply.
    */
-  firstEnd(bytes: Uint8Array, start: number, step: number): number | undefined {
+  firstEnd(bytes: Uint8Array, start: number, step: number, search: BoundarySearch = {}): number | undefined {
     const remaining = bytes.length - start;
+    this.lastMiss = 'no-tag';
     if (remaining < GCM_TAG_LENGTH) return undefined;
     const ghash = this.ghash;
     ghash.reset();
+    const maxLength = search.maxLength ?? Number.POSITIVE_INFINITY;
+    const utf8 = search.utf8 === true;
+    // UTF-8 well-formedness (the WHATWG decoder's rules) of the plaintext decrypted so far.
+    let checked = 0;
+    let needed = 0;
+    let lower = 0x80;
+    let upper = 0xbf;
     let absorbed = 0; // ciphertext bytes already absorbed, always whole blocks
     const firstCandidate = Math.ceil(GCM_TAG_LENGTH / step) * step;
     for (let length = firstCandidate; ; length += step) {
       if (length > remaining) length = remaining;
+      if (length > maxLength && length < remaining) {
+        this.lastMiss = 'too-long';
+        return undefined;
+      }
       const ciphertextLength = length - GCM_TAG_LENGTH;
+      if (utf8 && ciphertextLength > checked) {
+        const stream = this.keyStreamOf(ciphertextLength);
+        for (; checked < ciphertextLength; checked++) {
+          const byte = bytes[start + checked]! ^ stream[checked]!;
+          if (needed === 0) {
+            if (byte < 0x80) continue;
+            if (byte >= 0xc2 && byte <= 0xdf) needed = 1;
+            else if (byte >= 0xe0 && byte <= 0xef) {
+              needed = 2;
+              if (byte === 0xe0) lower = 0xa0;
+              else if (byte === 0xed) upper = 0x9f;
+            } else if (byte >= 0xf0 && byte <= 0xf4) {
+              needed = 3;
+              if (byte === 0xf0) lower = 0x90;
+              else if (byte === 0xf4) upper = 0x8f;
+            } else {
+              this.lastMiss = 'not-utf8';
+              return undefined;
+            }
+          } else {
+            if (byte < lower || byte > upper) {
+              this.lastMiss = 'not-utf8';
+              return undefined;
+            }
+            lower = 0x80;
+            upper = 0xbf;
+            needed--;
+          }
+        }
+      }
       const fullBlocksEnd = ciphertextLength - (ciphertextLength % BLOCK);
       if (fullBlocksEnd > absorbed) {
         ghash.blocks(bytes, start + absorbed, start + fullBlocksEnd);
         absorbed = fullBlocksEnd;
       }
-      if (this.tagMatches(bytes, start, absorbed, ciphertextLength)) return length;
-      if (length === remaining) return undefined;
+      // A plaintext that ends inside a character is not a text of its own: not a candidate.
+      if (!(utf8 && needed !== 0)) {
+        this.candidates++;
+        if (this.tagMatches(bytes, start, absorbed, ciphertextLength)) return length;
+      }
+      if (length === remaining) {
+        if (utf8 && needed !== 0) this.lastMiss = 'not-utf8';
+        return undefined;
+      }
     }
   }
 
@@ -163,14 +236,19 @@ export class GcmBoundaryFinder {
   /** `plaintextOf`, written into `out` at `at` (room for `length - 16` bytes is the caller's). */
   plaintextInto(bytes: Uint8Array, start: number, length: number, out: Uint8Array, at: number): void {
     const size = length - GCM_TAG_LENGTH;
+    const stream = this.keyStreamOf(size);
+    for (let i = 0; i < size; i++) out[at + i] = bytes[start + i]! ^ stream[i]!;
+  }
+
+  /** The key stream, at least `size` bytes of it. */
+  private keyStreamOf(size: number): Uint8Array {
     if (this.keyStream.length < size) {
       const grown = Math.max(size, this.keyStream.length * 2, FIRST_KEY_STREAM_BYTES);
       // GCM encrypts with the key stream E(K, inc32(J0)), E(K, inc32²(J0)), …: sealing zeros
       // under the same key and nonce gives exactly that stream (and a tag, dropped).
       this.keyStream = this.backend.seal(this.key, this.nonce, new Uint8Array(grown)).subarray(0, grown);
     }
-    const stream = this.keyStream;
-    for (let i = 0; i < size; i++) out[at + i] = bytes[start + i]! ^ stream[i]!;
+    return this.keyStream;
   }
 
   private tagMatches(bytes: Uint8Array, start: number, absorbed: number, ciphertextLength: number): boolean {

@@ -21,6 +21,14 @@ const PAD = 61; // '='
 const LONG_SEGMENT_BYTES = 512;
 /** Unpadded pieces are whole base64 quanta: a multiple of 3 bytes. */
 const UNPADDED_BYTE_STEP = 3;
+/**
+ * The longest unpadded piece searched for inside a segment, tag included (the segment's last
+ * piece may be longer: it is tried whole). The service's pieces are its stream's chunks, a few
+ * tokens each; the bound keeps a content made with the key but whose tags never match (text
+ * that decrypts to UTF-8, so that the UTF-8 check cannot stop the search early) from costing a
+ * tag check every 3 bytes to its end: at most ~5 500 checks, a few ms, whatever its size.
+ */
+export const MAX_SEARCHED_PIECE_BYTES = 16 * 1024;
 
 export interface PieceFailure {
   /** Offset in base64 characters where the piece that did not authenticate starts. */
@@ -153,14 +161,24 @@ function openAll(content: string, session: Session): OpenedPieces | PieceFailure
       finder ??= finderOf(session, out.length);
       let start = 0;
       while (start < bytes.length) {
-        const length = finder.firstEnd(bytes, start, UNPADDED_BYTE_STEP);
-        if (length === undefined) {
+        const search = { utf8: true, maxLength: MAX_SEARCHED_PIECE_BYTES };
+        const length = finder.firstEnd(bytes, start, UNPADDED_BYTE_STEP, search);
+        if (length !== undefined) {
+          finder.plaintextInto(bytes, start, length, out, written);
+          written += length - GCM_TAG_LENGTH;
+          starts.push(written);
+          start += length;
+          continue;
+        }
+        // Past the bound, the rest of the segment can still be one (long, last) piece.
+        const rest = finder.lastMiss === 'too-long' ? backend.open(key, nonce, bytes.subarray(start)) : undefined;
+        if (rest === undefined) {
           return { offset: segmentStart + (start / UNPADDED_BYTE_STEP) * 4, reason: 'not-authentic' };
         }
-        finder.plaintextInto(bytes, start, length, out, written);
-        written += length - GCM_TAG_LENGTH;
+        out.set(rest, written);
+        written += rest.length;
         starts.push(written);
-        start += length;
+        break;
       }
     }
     segmentStart = segmentEnd;

@@ -5,8 +5,11 @@
  * content_filter chunk spliced between genuine ones, a `refusal`, reasoning in plain text), an
  * event stream with no event is an error, and an answer with no end stops at its size limit
  * with the connection let go (the server sees its socket closed). The question never goes out
- * in plain text.
+ * in plain text. The real openai client, Vercel AI SDK and LangChain are driven against it too.
  */
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import { ChatOpenAI } from '@langchain/openai';
+import { generateText, streamText } from 'ai';
 import OpenAI from 'openai';
 import { Agent, request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +56,9 @@ const ANSWERS: Record<string, (exchange: HostileExchange) => void> = {
     sse(response, sseEvent(chunk(0, { role: 'assistant', content: seal('Hello') })) +
       sseEvent(chunk(0, { content: INJECTED }, 'content_filter')) +
       sseEvent(chunk(0, { content: seal(' world') }, 'stop')) + 'data: [DONE]\n\n'),
+  'reasoning-field-stream': ({ response, seal }) =>
+    sse(response, sseEvent(chunk(0, { role: 'assistant', content: seal('Hello') })) +
+      sseEvent(chunk(0, { reasoning: INJECTED })) + sseEvent(chunk(0, { content: seal(' world') }, 'stop')) + 'data: [DONE]\n\n'),
   'reasoning-stream': ({ response, seal }) =>
     sse(response, sseEvent(chunk(0, { role: 'assistant', content: seal('Hello') })) +
       sseEvent(chunk(0, { reasoning_content: INJECTED })) + 'data: [DONE]\n\n'),
@@ -270,6 +276,60 @@ describe('the openai client never shows injected text as the model\'s answer', (
       expect(error, model).toBeInstanceOf(type);
       expect(JSON.stringify(seen), `${model} ${JSON.stringify(seen)}`).not.toContain(INJECTED);
       expect(seen).toContainEqual(expect.objectContaining({ content: 'Hello' }));
+    }
+  });
+});
+
+describe('the Vercel AI SDK and LangChain never show injected text either', () => {
+  const provider = () =>
+    createOpenAICompatible({ name: 'ark', baseURL: server.url, apiKey: 'k', fetch: createEncryptedFetch(options()), headers: { 'x-is-encrypted': 'true' } });
+
+  it('AI SDK generateText: a content array is an error, not the answer', async () => {
+    const outcome = await generateText({ model: provider()('inject-json'), prompt: SECRET, maxRetries: 0 }).then(
+      (result) => ({ text: result.text, error: undefined }),
+      (error: unknown) => ({ text: '', error }),
+    );
+    expect(outcome.error).toBeDefined();
+    expect(outcome.text).not.toContain(INJECTED);
+  });
+
+  it('AI SDK streamText: injected content, a spliced content_filter text, a plain `reasoning` end in an error, never in a delta', async () => {
+    for (const model of ['inject-stream', 'splice', 'reasoning-stream', 'reasoning-field-stream']) {
+      const result = streamText({ model: provider()(model), prompt: SECRET, maxRetries: 0, onError: () => {} });
+      const parts: { type: string; text?: string }[] = [];
+      let thrown: unknown;
+      try {
+        for await (const part of result.fullStream) parts.push(part as { type: string; text?: string });
+      } catch (caught) {
+        thrown = caught;
+      }
+      // The SDK reports a failing stream as an error part, or throws it from the iteration.
+      expect(thrown !== undefined || parts.some((part) => part.type === 'error'), model).toBe(true);
+      const shown = parts.filter((part) => part.type === 'text-delta' || part.type === 'reasoning-delta').map((part) => part.text).join('');
+      // (The SDK's own pipes may drop the genuine chunk delivered just before the error.)
+      expect(shown, model).not.toContain(INJECTED);
+    }
+  });
+
+  it('LangChain invoke and stream: the call fails, the injected text never comes out', async () => {
+    const chat = (model: string) =>
+      new ChatOpenAI({
+        model,
+        apiKey: 'k',
+        maxRetries: 0,
+        configuration: { baseURL: server.url, fetch: createEncryptedFetch(options()), defaultHeaders: { 'x-is-encrypted': 'true' } },
+      });
+    await expect(chat('inject-json').invoke([['human', SECRET]])).rejects.toThrow();
+    for (const model of ['inject-stream', 'splice']) {
+      let shown = '';
+      let error: unknown;
+      try {
+        for await (const part of await chat(model).stream([['human', SECRET]])) shown += JSON.stringify(part.content);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, model).toBeDefined();
+      expect(shown, model).not.toContain(INJECTED);
     }
   });
 });

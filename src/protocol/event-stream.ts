@@ -32,6 +32,16 @@ export interface EventStreamOptions {
 }
 
 /**
+ * A size limit option: a whole number ≥ 1, or `Infinity` for none. Anything else (NaN, a
+ * negative, a string) would silently mean no limit in a comparison, so it is refused up front.
+ */
+export function sizeLimit(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value >= 1)) return value;
+  throw new RangeError(`${name} must be a whole number ≥ 1 (or Infinity for no limit), got ${String(value)}`);
+}
+
+/**
  * The data of one event after decryption: `[DONE]` and untouched chunks exactly as they came.
  * `state.filtered` carries the choices that have had their content_filter chunk from one event
  * to the next (protocol §5: content after it is an error).
@@ -92,7 +102,7 @@ export class EventStreamDecrypter {
     private readonly session: Session,
     options: EventStreamOptions = {},
   ) {
-    this.maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    this.maxEventBytes = sizeLimit('maxEventBytes', options.maxEventBytes, DEFAULT_MAX_EVENT_BYTES);
     this.onPlainText = options.onPlainText;
     this.state = { filtered: new Set(), onPlainText: (notice) => this.notices.push(notice) };
     this.parser = createParser({

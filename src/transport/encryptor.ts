@@ -17,7 +17,7 @@ import {
   HEADER_IS_ENCRYPTED,
   HEADER_SESSION_TOKEN,
 } from '../protocol/constants.js';
-import { decryptEventStream, type EventStreamOptions } from '../protocol/event-stream.js';
+import { decryptEventStream, sizeLimit, type EventStreamOptions } from '../protocol/event-stream.js';
 import { encryptChatRequestJsonAsync } from '../protocol/request-async.js';
 import { parseChatRequestBody, requestBodyText, stringifyRequestBody } from '../protocol/request-body.js';
 import { decryptChatCompletion, type PlainTextNotice } from '../protocol/response.js';
@@ -171,6 +171,8 @@ export class ArkEncryptor {
    * sent on to another origin (a redirect), since that origin would pick the key it is sealed to.
    */
   readonly originChoosesCertificate: boolean;
+  /** `maxAnswerBytes`, or its default. */
+  readonly maxAnswerBytes: number;
 
   constructor(
     private readonly options: ArkEncryptionOptions,
@@ -193,6 +195,9 @@ export class ArkEncryptor {
       backend: options.backend,
       maxUsers: options.certificateCacheSize,
     });
+    // A misconfigured limit fails when the client is made, not on the first answer.
+    this.maxAnswerBytes = sizeLimit('maxAnswerBytes', options.maxAnswerBytes, DEFAULT_MAX_ANSWER_BYTES);
+    sizeLimit('maxEventBytes', options.maxEventBytes, 1);
   }
 
   /** Encrypts one request; throws (and nothing must be sent) when it cannot. */
@@ -259,11 +264,6 @@ export class ArkEncryptor {
   /** The limits and the plain-text hook every transport's stream decrypter gets. */
   get streamOptions(): EventStreamOptions {
     return { maxEventBytes: this.options.maxEventBytes, onPlainText: this.options.onPlainText };
-  }
-
-  /** `maxAnswerBytes`, or its default. */
-  get maxAnswerBytes(): number {
-    return this.options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
   }
 }
 

@@ -244,6 +244,16 @@ describe.each(TRANSPORTS)('a hostile answer through %s', (name, transport) => {
   });
 });
 
+describe('size limit options', () => {
+  it('a limit that is not a whole number ≥ 1 fails when the client is made', () => {
+    for (const bad of [Number.NaN, 0, -5, 2.5]) {
+      expect(() => createEncryptedFetch({ ...options(), maxAnswerBytes: bad })).toThrow(RangeError);
+      expect(() => createEncryptedFetch({ ...options(), maxEventBytes: bad })).toThrow(/maxEventBytes/);
+      expect(() => new Agent().compose(arkEncryption({ ...options(), maxAnswerBytes: bad }))).toThrow(RangeError);
+    }
+  });
+});
+
 describe('the openai client never shows injected text as the model\'s answer', () => {
   const client = (): OpenAI =>
     new OpenAI({ apiKey: 'k', baseURL: server.url, maxRetries: 0, fetch: createEncryptedFetch(options()) });

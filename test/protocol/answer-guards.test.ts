@@ -232,6 +232,13 @@ describe('maxEventBytes: a line or an event with no end', () => {
     expect(texts).toEqual([]);
   });
 
+  it('a limit that is not a whole number ≥ 1 is refused up front (NaN would mean no limit at all)', () => {
+    for (const bad of [Number.NaN, 0, -1, 1.5, '10' as unknown as number]) {
+      expect(() => new EventStreamDecrypter(SESSION, { maxEventBytes: bad })).toThrow(RangeError);
+    }
+    expect(() => new EventStreamDecrypter(SESSION, { maxEventBytes: Number.POSITIVE_INFINITY })).not.toThrow();
+  });
+
   it('the default is 16 MiB', () => {
     const decrypter = new EventStreamDecrypter(SESSION);
     const mib = 'A'.repeat(1024 * 1024);

@@ -53,7 +53,8 @@ interface Result {
 type Transport = (model: string, stream: boolean) => Promise<Result>;
 
 const viaFetch: Transport = async (model, stream) => {
-  const fetchFn = createEncryptedFetch(options());
+  // The typed errors themselves (the default answers them as HTTP errors: tested below).
+  const fetchFn = createEncryptedFetch({ ...options(), errors: 'throw' });
   try {
     const response = await fetchFn(`${server.url}/chat/completions`, { method: 'POST', headers: HEADERS, body: chatBody(model, stream) });
     return await readOutcome(response.body!);
@@ -177,6 +178,26 @@ describe.each(TRANSPORTS)('a hostile answer through %s', (name, transport) => {
   it('a JSON answer that announces more than maxAnswerBytes is refused before it is read', async () => {
     const closed = server.nextClose();
     expectRefused(name, await transport('announced-too-large', false), AnswerTooLargeError, false);
+    await closed;
+  });
+});
+
+describe('createEncryptedFetch with its default errors: \'response\'', () => {
+  it('an answer that does not authenticate comes back as a 502 naming the code; the injected text does not', async () => {
+    const fetchFn = createEncryptedFetch(options());
+    for (const model of ['inject-json', 'refusal-json', 'reasoning-json']) {
+      const response = await fetchFn(`${server.url}/chat/completions`, { method: 'POST', headers: HEADERS, body: chatBody(model, false) });
+      expect(response.status, model).toBe(502);
+      expect(response.headers.get('x-ark-e2ee-error')).toBe('ERR_ARK_E2EE_DECRYPTION_FAILED');
+      expect(await response.text()).not.toContain(INJECTED);
+    }
+  });
+
+  it('an answer past maxAnswerBytes is still thrown (AnswerTooLargeError), the connection let go', async () => {
+    const closed = server.nextClose();
+    const fetchFn = createEncryptedFetch(options());
+    const error = await fetchFn(`${server.url}/chat/completions`, { method: 'POST', headers: HEADERS, body: chatBody('endless-json', false) }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AnswerTooLargeError);
     await closed;
   });
 });

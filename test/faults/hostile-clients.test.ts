@@ -30,16 +30,18 @@ describe('the openai client never shows injected text as the model\'s answer', (
   const ENCRYPTED = { headers: { 'x-is-encrypted': 'true' } };
   const messages = [{ role: 'user' as const, content: SECRET }];
 
-  it('non-streamed: a content array, a refusal: the call rejects with DecryptionFailedError', async () => {
+  it('non-streamed: a content array, a refusal: the call rejects with a 502 naming DecryptionFailedError\'s code', async () => {
     for (const model of ['inject-json', 'refusal-json']) {
       const outcome = await client().chat.completions.create({ model, messages }, ENCRYPTED).then(
         (completion) => ({ completion, error: undefined }),
         (error: unknown) => ({ completion: undefined, error }),
       );
       expect(outcome.completion).toBeUndefined();
-      // openai wraps what fetch throws in its APIConnectionError, with the library's error as cause.
-      expect(outcome.error).toBeInstanceOf(OpenAI.APIConnectionError);
-      expect((outcome.error as Error).cause).toBeInstanceOf(DecryptionFailedError);
+      // createEncryptedFetch answers it as a 502 naming the code: openai's usual server error.
+      expect(outcome.error).toBeInstanceOf(OpenAI.APIError);
+      expect((outcome.error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+      expect((outcome.error as Error).message).toContain('ERR_ARK_E2EE_DECRYPTION_FAILED');
+      expect((outcome.error as Error).message).not.toContain(INJECTED);
     }
   });
 

@@ -23,6 +23,7 @@ import { LruMap } from '../protocol/lru-map.js';
 import type { CachedCertificate, CertificateStore } from './disk-cache.js';
 import { fetchCertificatePem, type CertificateHttp } from './service.js';
 import { splitPemCertificates, type CertificateTrust } from './trust.js';
+import { raceAbort } from '../race-abort.js';
 
 /** A PEM for every model, or a function of the model name that gives one. */
 export type CertificateOption = string | ((model: string) => string | Promise<string>);
@@ -102,15 +103,6 @@ export function parseModelCertificate(pem: string): ModelCertificate {
   return Object.freeze({ ...parseCertificate(blocks[0]!), pem });
 }
 
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
 
 const PARSED_PEMS_KEPT = 16;
 

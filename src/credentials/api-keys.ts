@@ -8,6 +8,7 @@
  */
 import { OpenApiError } from '../errors.js';
 import type { OpenApiClient } from './openapi.js';
+import { raceAbort } from '../race-abort.js';
 
 export const API_KEY_DURATION_SECONDS = 7 * 24 * 60 * 60;
 /** From this long before expiry a refresh is started, the current key still used meanwhile. */
@@ -122,12 +123,3 @@ export class EndpointApiKeys {
   }
 }
 
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}

@@ -33,9 +33,9 @@ import {
   dispatchUrl,
   headerPairs,
   newStyleHandler,
-  raceAbort,
   responseHeader,
 } from './undici-support.js';
+import { raceAbort } from '../race-abort.js';
 import { ResendRule, sentTwiceError } from './undici-resend.js';
 
 /** Options of `arkEncryption`: the same as every transport's. */

@@ -97,6 +97,64 @@ export function toPem(der: Uint8Array, label = 'CERTIFICATE'): string {
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
+function nameOf(commonName: string): Name {
+  return new Name([
+    new RelativeDistinguishedName([
+      new AttributeTypeAndValue({ type: OID_COMMON_NAME, value: new AttributeValue({ utf8String: commonName }) }),
+    ]),
+  ]);
+}
+
+/** What one certificate says, and who signs it (P-256, ecdsa-with-SHA256). */
+export interface CertificateIssue {
+  subject: string;
+  issuer: string;
+  issuerKey: KeyObject;
+  publicKey: KeyObject;
+  ca: boolean;
+  notBefore: Date;
+  notAfter: Date;
+  /** Subject Alternative Names (DNS); none when empty. */
+  dnsNames?: readonly string[];
+  /** Add a Subject Key Identifier (SHA-1 of the key, RFC 5280 §4.2.1.2 method 1). */
+  subjectKeyIdentifier?: boolean;
+}
+
+/** An X.509 v3 certificate as DER, built with @peculiar/asn1-x509 and signed by node:crypto. */
+export function issueCertificate(spec: CertificateIssue): Uint8Array {
+  const spki = AsnConvert.parse(spec.publicKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo);
+  const signatureAlgorithm = new AlgorithmIdentifier({ algorithm: OID_ECDSA_WITH_SHA256 });
+  const usage = spec.ca
+    ? KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign
+    : KeyUsageFlags.digitalSignature | KeyUsageFlags.keyAgreement;
+  const extensions = new Extensions([
+    extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: spec.ca })),
+    extension(id_ce_keyUsage, true, new KeyUsage(usage)),
+  ]);
+  if (spec.subjectKeyIdentifier) {
+    const keyId = createHash('sha1').update(new Uint8Array(spki.subjectPublicKey)).digest();
+    extensions.push(extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(keyId)));
+  }
+  if (spec.dnsNames && spec.dnsNames.length > 0) {
+    const san = new SubjectAlternativeName(spec.dnsNames.map((dNSName) => new GeneralName({ dNSName })));
+    extensions.push(extension(id_ce_subjectAltName, false, san));
+  }
+  const tbsCertificate = new TBSCertificate({
+    version: Version.v3,
+    serialNumber: serialNumber(),
+    signature: signatureAlgorithm,
+    issuer: nameOf(spec.issuer),
+    validity: new Validity({ notBefore: spec.notBefore, notAfter: spec.notAfter }),
+    subject: nameOf(spec.subject),
+    subjectPublicKeyInfo: spki,
+    extensions,
+  });
+  const tbsDer = new Uint8Array(AsnConvert.serialize(tbsCertificate));
+  const signature = sign('sha256', tbsDer, { key: spec.issuerKey, dsaEncoding: 'der' });
+  const certificate = new Certificate({ tbsCertificate, signatureAlgorithm, signatureValue: toArrayBuffer(signature) });
+  return new Uint8Array(AsnConvert.serialize(certificate));
+}
+
 /** Makes a fresh key pair and a self-signed certificate for it. */
 export function createMockCertificate(options: MockCertificateOptions = {}): MockCertificate {
   const aicc = options.aicc ?? false;
@@ -107,51 +165,17 @@ export function createMockCertificate(options: MockCertificateOptions = {}): Moc
   const notAfter = wholeSeconds(options.notAfter ?? new Date(now + 365 * DAY_MS));
 
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const spkiDer = publicKey.export({ type: 'spki', format: 'der' });
-  const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
-  const name = new Name([
-    new RelativeDistinguishedName([
-      new AttributeTypeAndValue({
-        type: OID_COMMON_NAME,
-        value: new AttributeValue({ utf8String: MOCK_CERTIFICATE_SUBJECT }),
-      }),
-    ]),
-  ]);
-  const signatureAlgorithm = new AlgorithmIdentifier({ algorithm: OID_ECDSA_WITH_SHA256 });
-
-  const keyUsage = new KeyUsage(KeyUsageFlags.digitalSignature | KeyUsageFlags.keyAgreement);
-  const keyId20 = createHash('sha1').update(new Uint8Array(spki.subjectPublicKey)).digest();
-  const extensions = new Extensions([
-    extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
-    extension(id_ce_keyUsage, true, keyUsage),
-    extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(keyId20)),
-  ]);
-  if (aicc) {
-    const san = new SubjectAlternativeName([
-      new GeneralName({ dNSName: `${AICC_RING_PREFIX}${ringId}` }),
-      new GeneralName({ dNSName: `${AICC_KEY_PREFIX}${keyId}` }),
-    ]);
-    extensions.push(extension(id_ce_subjectAltName, false, san));
-  }
-
-  const tbsCertificate = new TBSCertificate({
-    version: Version.v3,
-    serialNumber: serialNumber(),
-    signature: signatureAlgorithm,
-    issuer: name,
-    validity: new Validity({ notBefore, notAfter }),
-    subject: name,
-    subjectPublicKeyInfo: spki,
-    extensions,
+  const certificateDer = issueCertificate({
+    subject: MOCK_CERTIFICATE_SUBJECT,
+    issuer: MOCK_CERTIFICATE_SUBJECT,
+    issuerKey: privateKey,
+    publicKey,
+    ca: false,
+    notBefore,
+    notAfter,
+    dnsNames: aicc ? [`${AICC_RING_PREFIX}${ringId}`, `${AICC_KEY_PREFIX}${keyId}`] : [],
+    subjectKeyIdentifier: true,
   });
-  const tbsDer = new Uint8Array(AsnConvert.serialize(tbsCertificate));
-  const signature = sign('sha256', tbsDer, { key: privateKey, dsaEncoding: 'der' });
-  const certificate = new Certificate({
-    tbsCertificate,
-    signatureAlgorithm,
-    signatureValue: toArrayBuffer(signature),
-  });
-  const certificateDer = new Uint8Array(AsnConvert.serialize(certificate));
 
   return {
     certificatePem: toPem(certificateDer),

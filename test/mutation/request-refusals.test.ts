@@ -26,7 +26,7 @@ function refusal(body: unknown): UnsupportedContentError {
   return error as UnsupportedContentError;
 }
 
-const withPart = (part: unknown) => ({ model: 'm', messages: [{ role: 'system', content: 'x' }, { role: 'user', content: [{ type: 'text', text: 'a' }, part] }] });
+const withPart = (part: unknown): unknown => ({ model: 'm', messages: [{ role: 'system', content: 'x' }, { role: 'user', content: [{ type: 'text', text: 'a' }, part] }] });
 
 describe('image_url parts', () => {
   it.each([

@@ -267,3 +267,30 @@ describe('answers: only a 2xx with a body is decrypted', () => {
     expect(text).toContain('data: [DONE]');
   });
 });
+
+describe('calls given in less usual forms', () => {
+  it('no method is a GET, and is refused as one', async () => {
+    const { encryptedFetch, calls } = wrapped();
+    const error = await encryptedFetch(CHAT, { headers: { 'x-is-encrypted': 'true' } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_ARK_E2EE_UNSUPPORTED_REQUEST' });
+    expect((error as Error).message).toContain('x-is-encrypted: true is set on GET /api/v3/chat/completions');
+    expect(calls).toEqual([]);
+  });
+
+  it('an object that names the URL and carries headers, with no init, is refused with a typed error', async () => {
+    const { encryptedFetch, calls } = wrapped();
+    const input = { toString: () => CHAT, headers: { 'x-is-encrypted': 'true' } } as unknown as string;
+    const error = await encryptedFetch(input).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_ARK_E2EE_UNSUPPORTED_REQUEST' });
+    expect((error as Error).message).toContain('is set on GET /api/v3/chat/completions');
+    expect(calls).toEqual([]);
+  });
+
+  it('a POST without a body is refused: the body must be a chat completion', async () => {
+    const { encryptedFetch, calls } = wrapped();
+    const error = await encryptedFetch(CHAT, { method: 'POST', headers: { 'x-is-encrypted': 'true' } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_ARK_E2EE_UNSUPPORTED_REQUEST' });
+    expect((error as Error).message).toContain('must have a JSON chat completion body with a string "model"');
+    expect(calls).toEqual([]);
+  });
+});

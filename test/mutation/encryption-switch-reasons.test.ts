@@ -63,6 +63,7 @@ describe('the forms that are read', () => {
     expect(encryptionHeaderValue({ 'x-is-encrypted': ['true', 'true'] })).toBe('true, true');
     expect(encryptionHeaderValue({ 'x-is-encrypted': ['true', null] })).toBe('true, ');
     expect(encryptionHeaderValue({ 'x-is-encrypted': null })).toBe('');
+    expect(encryptionHeaderValue({ 'x-is-encrypted': ['true', undefined] })).toBe('true, ');
     expect(encryptionHeaderValue([['x-is-encrypted', undefined], ['x-is-encrypted', 'false']])).toBe('false');
   });
 

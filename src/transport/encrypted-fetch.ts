@@ -51,7 +51,7 @@ interface RequestParts {
  * none), without building a `Request` and reading its body back: the way `openai` and most
  * clients call fetch. `undefined` for any other form, which goes through `Request`.
  */
-// Stryker disable ConditionalExpression,LogicalOperator,StringLiteral,BlockStatement: a fast path; each input it declines goes through Request, which gives the same parts
+// Stryker disable ConditionalExpression,LogicalOperator,StringLiteral,BlockStatement: a fast path; each input it declines goes through Request, which gives the same parts (a body that is neither text nor bytes, kept here, is refused by the encryptor in other words than after Request)
 function plainParts(input: FetchInput, init: FetchInit | undefined): RequestParts | undefined {
   if (input instanceof Request) return undefined;
   const body = init?.body;

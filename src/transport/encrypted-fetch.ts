@@ -34,7 +34,6 @@ type FetchInit = NonNullable<Parameters<typeof fetch>[1]>;
  */
 function headersOf(input: FetchInput, init: FetchInit | undefined): unknown {
   if (init?.headers !== undefined) return init.headers;
-  // Stryker disable next-line ConditionalExpression,LogicalOperator: a string or a URL has no headers member either, so reading it gives undefined just the same; the test says which inputs can carry headers
   if (typeof input === 'object' && input !== null && !(input instanceof URL)) return (input as { headers?: unknown }).headers;
   return undefined;
 }
@@ -51,7 +50,6 @@ interface RequestParts {
  * none), without building a `Request` and reading its body back: the way `openai` and most
  * clients call fetch. `undefined` for any other form, which goes through `Request`.
  */
-// Stryker disable ConditionalExpression,LogicalOperator,StringLiteral,BlockStatement: a fast path; each input it declines goes through Request, which gives the same parts (a body that is neither text nor bytes, kept here, is refused by the encryptor in other words than after Request)
 function plainParts(input: FetchInput, init: FetchInit | undefined): RequestParts | undefined {
   if (input instanceof Request) return undefined;
   const body = init?.body;
@@ -62,7 +60,6 @@ function plainParts(input: FetchInput, init: FetchInit | undefined): RequestPart
   } catch {
     return undefined; // relative: a Request resolves it against the page, where there is one
   }
-  // Stryker restore ConditionalExpression,LogicalOperator,StringLiteral,BlockStatement
   return {
     method: init?.method ?? 'GET',
     url,
@@ -74,7 +71,6 @@ function plainParts(input: FetchInput, init: FetchInit | undefined): RequestPart
 
 async function requestParts(input: FetchInput, init: FetchInit | undefined): Promise<RequestParts> {
   const plain = plainParts(input, init);
-  // Stryker disable next-line ConditionalExpression: without the fast path every call goes through Request, with the same parts
   if (plain !== undefined) return plain;
   const request = new Request(input, init);
   // Bytes, not text(): text() would repair bytes that are not UTF-8, and the encryptor refuses them.
@@ -114,7 +110,6 @@ export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeo
       return answered(error);
     }
     if (!encrypt) return inner(input, init);
-    // Stryker disable next-line ConditionalExpression: with errors: 'throw', answered() throws what it is given, so the catch below changes nothing; this only skips it
     if (!answerErrors) return encryptedExchange(input, init);
     return encryptedExchange(input, init).catch(answered);
   }

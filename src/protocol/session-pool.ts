@@ -18,6 +18,7 @@
  * - `size: 0` turns the pool off: every `take` is a fresh `createSession`.
  */
 import type { BackendChoice } from '../crypto/backend.js';
+import { InvalidOptionError } from '../errors.js';
 import type { ModelCertificate } from './certificate.js';
 import { LruMap } from './lru-map.js';
 import { createSession, type Session } from './session.js';
@@ -71,7 +72,7 @@ export class SessionPool {
   constructor(private readonly options: SessionPoolOptions = {}) {
     this.users = new LruMap(options.maxUsers ?? DEFAULT_MAX_USERS, 'maxUsers');
     const size = options.size ?? DEFAULT_SESSION_POOL_SIZE;
-    if (!Number.isInteger(size) || size < 0) throw new RangeError(`sessionPool must be a whole number ≥ 0, got ${size}`);
+    if (!Number.isInteger(size) || size < 0) throw new InvalidOptionError(`sessionPool must be a whole number ≥ 0, got ${size}`);
     this.size = size;
     this.maxCertificates = Math.max(1, options.maxCertificates ?? DEFAULT_MAX_CERTIFICATES);
     this.schedule = options.schedule ?? defaultSchedule;

@@ -4,7 +4,7 @@
  */
 import type { BackendChoice, CryptoBackend } from '../crypto/backend.js';
 import { resolveBackend } from '../crypto/select.js';
-import { DecryptionFailedError, InvalidKeyError } from '../errors.js';
+import { DecryptionFailedError, InvalidCertificateError, InvalidKeyError } from '../errors.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import type { ModelCertificate } from './certificate.js';
 import {
@@ -86,7 +86,7 @@ export function createSession(certificate: ModelCertificate, options: SessionOpt
   const backend = resolveBackend(options.backend);
   const aicc = options.aicc ?? false;
   if (aicc && !certificate.isAICC) {
-    throw new InvalidKeyError(
+    throw new InvalidCertificateError(
       'AICC mode needs a certificate that names a key ring and a key (SAN ring.<id>, key.<id>); ' +
         'fetch the certificate with AICC on, or turn AICC off',
     );

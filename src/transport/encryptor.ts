@@ -9,7 +9,7 @@ import type { CertificateHttp } from '../certificates/service.js';
 import { CertificateTrust } from '../certificates/trust.js';
 import { AccessKeyAuth, ownAuthorization, type AccessKeyOptions } from '../credentials/access-keys.js';
 import type { BackendChoice } from '../crypto/backend.js';
-import { DecryptionFailedError, InvalidCertificateError, UnsupportedRequestError } from '../errors.js';
+import { DecryptionFailedError, InvalidCertificateError, InvalidOptionError, UnsupportedRequestError } from '../errors.js';
 import {
   BATCH_CHAT_COMPLETIONS_SUFFIX,
   CHAT_COMPLETIONS_SUFFIX,
@@ -86,7 +86,7 @@ export interface ArkEncryptionOptions extends AccessKeyOptions {
 export function maxCertificateBytesOf(options: Pick<ArkEncryptionOptions, 'maxCertificateBytes'>): number | undefined {
   const value = options.maxCertificateBytes;
   if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
-    throw new TypeError(`maxCertificateBytes must be a positive whole number of bytes, not ${String(value)}`);
+    throw new InvalidOptionError(`maxCertificateBytes must be a positive whole number of bytes, not ${String(value)}`);
   }
   return value;
 }

@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BackendName } from '../../src/crypto/backend.js';
-import { DecryptionFailedError, InvalidKeyError } from '../../src/errors.js';
+import { DecryptionFailedError, InvalidCertificateError, InvalidKeyError } from '../../src/errors.js';
 import { parseCertificate } from '../../src/protocol/certificate.js';
 import { createSession, sessionFromKey } from '../../src/protocol/session.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
@@ -215,7 +215,7 @@ describe.each(BACKENDS)('createSession, %s backend', (backend) => {
 
   it('refuses AICC mode on a certificate without AICC ids', () => {
     const certificate = parseCertificate(plain.pem);
-    expect(() => createSession(certificate, { backend, aicc: true })).toThrow(InvalidKeyError);
+    expect(() => createSession(certificate, { backend, aicc: true })).toThrow(InvalidCertificateError);
   });
 
   it('refuses a bad ephemeral scalar without showing it', () => {

@@ -5,7 +5,7 @@
 import type { BackendChoice, CryptoBackend } from '../crypto/backend.js';
 import { resolveBackend } from '../crypto/select.js';
 import { DecryptionFailedError, InvalidCertificateError, InvalidKeyError } from '../errors.js';
-import { decodeBase64, encodeBase64 } from './base64.js';
+import { decodeBase64, encodeBase64 } from '../crypto/base64.js';
 import type { ModelCertificate } from './certificate.js';
 import {
   AICC_VERSION,

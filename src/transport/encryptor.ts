@@ -22,7 +22,7 @@ import { encryptChatRequestJsonAsync } from '../protocol/request-async.js';
 import { parseChatRequestBody, requestBodyText, stringifyRequestBody } from '../protocol/request-body.js';
 import { decryptChatCompletion, type PlainTextNotice } from '../protocol/response.js';
 import type { Session } from '../protocol/session.js';
-import { SessionPool } from '../protocol/session-pool.js';
+import { SessionPool } from './session-pool.js';
 import { nodePlatform } from '../platform.js';
 import { environment } from '../runtime.js';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../src/node-platform.js';
 import { InvalidCertificateError, InvalidOptionError } from '../../src/errors.js';
 import { parseCertificate, type ModelCertificate } from '../../src/protocol/certificate.js';
-import { SessionPool } from '../../src/protocol/session-pool.js';
+import { SessionPool } from '../../src/transport/session-pool.js';
 import { createEncryptedFetch } from '../../src/transport/encrypted-fetch.js';
 import { ArkEncryptor } from '../../src/transport/encryptor.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';

@@ -16,12 +16,15 @@
  * - Refills run one session per macrotask (setImmediate, else setTimeout 0), never in a
  *   microtask: a microtask would run before the request is sent, i.e. still on its path.
  * - `size: 0` turns the pool off: every `take` is a fresh `createSession`.
+ *
+ * In transport/, not protocol/: it schedules work on timers, and protocol/ stays pure functions
+ * of their inputs (test/architecture/layers.test.ts).
  */
 import type { BackendChoice } from '../crypto/backend.js';
 import { InvalidOptionError } from '../errors.js';
-import type { ModelCertificate } from './certificate.js';
-import { LruMap } from './lru-map.js';
-import { createSession, type Session } from './session.js';
+import type { ModelCertificate } from '../protocol/certificate.js';
+import { LruMap } from '../protocol/lru-map.js';
+import { createSession, type Session } from '../protocol/session.js';
 
 export interface SessionPoolOptions {
   /** Sessions kept ready per certificate; `0` turns the pool off. Default 4. */

@@ -155,4 +155,21 @@ describe('layers', () => {
       expect(code(text), file).not.toMatch(/\b(setTimeout|setInterval|setImmediate|queueMicrotask)\b/);
     }
   });
+
+  it('CLI commands do not import each other; shared pieces live in src/cli/', () => {
+    const between = EDGES.filter(
+      (edge) =>
+        edge.from.startsWith('cli/commands/') &&
+        edge.to.startsWith('cli/commands/') &&
+        edge.from !== 'cli/commands/index.ts', // the list of commands
+    );
+    expect(between.map((edge) => `${edge.from} -> ${edge.to}`)).toEqual([]);
+  });
+
+  it('the CLI reads the environment only through io.env (main.ts hands process.env in)', () => {
+    const readers = FILES.filter((file) => file.startsWith('cli/') && file !== 'cli/main.ts').filter((file) =>
+      /\bprocess\.env\b|\benvironment\(/.test(code(readFileSync(join(SRC, file), 'utf8'))),
+    );
+    expect(readers).toEqual([]);
+  });
 });

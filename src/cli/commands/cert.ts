@@ -8,8 +8,8 @@ import type { ModelCertificate } from '../../protocol/certificate.js';
 import { CERTIFICATE_RELOAD_MS } from '../../protocol/constants.js';
 import { chatBaseUrl, createCertificateSource } from '../../transport/encryptor.js';
 import { UsageError, type Command } from '../command.js';
+import { keyFingerprint } from '../key-fingerprint.js';
 import { apiKeyOf, baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
-import { keyFingerprint } from './serve.js';
 
 const HELP = `Usage: ark-e2ee cert MODEL [--base-url URL] [--aicc] [--cache-dir DIR | --no-cache] [--cached]
                      [--trust-anchor FILE]… [--pin PIN]… [--json]

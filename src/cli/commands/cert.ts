@@ -85,7 +85,7 @@ export const certCommand: Command = {
     const baseUrl = URL.canParse(`${given}/chat/completions`) ? chatBaseUrl(new URL(`${given}/chat/completions`)) : undefined;
     if (baseUrl === undefined) throw new UsageError(`--base-url must be an http: or https: URL, not "${given}"`);
     const trust = await trustOf(values);
-    const options = { cacheDir: cacheDirOf(values), aicc, ...trust };
+    const options = { cacheDir: cacheDirOf(values), aicc, ...trust, env: io.env };
     // The same construction as chat, proxy and the library: option/env, cache, loopback, trust.
     const source = createCertificateSource(options, certificateHttpOverFetch(fetch), (m) => io.stderr.write(`warning: ${m}\n`));
     let certificate: ModelCertificate;

@@ -42,7 +42,7 @@ const lib = await import(dist('index.js'));
 const { ArkEncryptor } = await import(dist('transport/encryptor.js'));
 const testing = await import(dist('testing/index.js'));
 /** The session pool, where this build has one. */
-const SessionPool = await import(dist('protocol/session-pool.js')).then((m) => m.SessionPool, () => undefined);
+const SessionPool = await import(dist('transport/session-pool.js')).then((m) => m.SessionPool, () => undefined);
 
 /** Time budget (ms) per task per round, warm-up, and the fewest samples per round. */
 const budget = (time, iterations) => (quick ? { time: time / 8, warmupTime: 20, iterations: 3 } : { time, warmupTime: time / 4, iterations });

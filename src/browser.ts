@@ -14,6 +14,7 @@ export {
   EventStreamError,
   InvalidCertificateError,
   InvalidKeyError,
+  InvalidOptionError,
   OpenApiError,
   ResendRefusedError,
   UnsupportedContentError,

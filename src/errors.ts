@@ -15,7 +15,8 @@ export type ArkE2EEErrorCode =
   | 'ERR_ARK_E2EE_STREAM'
   | 'ERR_ARK_E2EE_OPENAPI'
   | 'ERR_ARK_E2EE_RESEND_REFUSED'
-  | 'ERR_ARK_E2EE_ANSWER_TOO_LARGE';
+  | 'ERR_ARK_E2EE_ANSWER_TOO_LARGE'
+  | 'ERR_ARK_E2EE_INVALID_OPTION';
 
 export class ArkE2EEError extends Error {
   static readonly code: ArkE2EEErrorCode = 'ERR_ARK_E2EE';
@@ -145,4 +146,13 @@ export class AnswerTooLargeError extends ArkE2EEError {
     super(message);
     this.limit = details.limit;
   }
+}
+
+/**
+ * An option or argument the caller gave is out of range or malformed (a size limit that is NaN,
+ * a pool size below 0, an upstream that is not http(s), a header name with a space); thrown when
+ * the client, proxy or pool is made, before anything is sent.
+ */
+export class InvalidOptionError extends ArkE2EEError {
+  static override readonly code = 'ERR_ARK_E2EE_INVALID_OPTION';
 }

@@ -5,7 +5,7 @@
  * Runtime-neutral: Node ≥ 20, browsers and edge runtimes all have WebCrypto.
  */
 import { InvalidCertificateError } from '../errors.js';
-import { encodeBase64 } from '../protocol/base64.js';
+import { encodeBase64 } from '../crypto/base64.js';
 import { DerError, childrenOf, decodeOid, ecdsaRawSignature, readTlv } from '../protocol/der.js';
 import type { TrustCertificate } from './trust-certificate.js';
 

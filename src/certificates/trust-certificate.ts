@@ -22,7 +22,7 @@ import {
   type Time,
 } from '@peculiar/asn1-x509';
 
-import { decodeBase64, encodeBase64 } from '../protocol/base64.js';
+import { decodeBase64, encodeBase64 } from '../crypto/base64.js';
 import { DerError, bytesOf, childrenOf, readTlv, sameBytes } from '../protocol/der.js';
 
 const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';

@@ -17,7 +17,7 @@
  * a bounded cost (trust-path.ts). No `node:` module.
  */
 import { InvalidCertificateError } from '../errors.js';
-import { decodeBase64, encodeBase64 } from '../protocol/base64.js';
+import { decodeBase64, encodeBase64 } from '../crypto/base64.js';
 import { sameBytes } from '../protocol/der.js';
 import { pinOf, subtle } from './signature.js';
 import {

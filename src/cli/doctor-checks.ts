@@ -33,6 +33,8 @@ export interface DoctorSettings {
   trustAnchors?: string[];
   pinnedKeys?: string[];
   timeoutMs: number;
+  /** The environment the library reads its defaults from (the CLI's `io.env`). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 const PROBE_QUESTION = 'ark-e2ee doctor probe: answer with one short word.';
@@ -133,6 +135,7 @@ function encryptedFetchFor(settings: DoctorSettings, inner: typeof fetch) {
     fetch: counting,
     cacheDir: settings.cacheDir,
     aicc: settings.aicc,
+    env: settings.env,
     trustAnchors: settings.trustAnchors,
     pinnedKeys: settings.pinnedKeys,
     certificateTimeout: settings.timeoutMs,

@@ -99,7 +99,7 @@ async function execute(testCase: VectorCase, backend: BackendName): Promise<unkn
     case 'handshake': {
       const s = createSession(parseCertificate(String(testCase.certificate)), {
         aicc: testCase.aicc === true,
-        ephemeralPrivateKey: bytes(testCase.ephemeral_private_key),
+        unsafeFixedEphemeralKeyForTests: bytes(testCase.ephemeral_private_key),
         backend,
       });
       return { session_token: s.token, key: hex(s.key), nonce: hex(s.nonce), encrypt_info: s.encryptInfo };

@@ -32,6 +32,16 @@ export interface AccessKeyOptions {
   openApiUrl?: string;
   /** Project of a preset endpoint's key (a model id), when the request has no `X-Project-Name`. */
   projectName?: string;
+  /**
+   * Where the environment defaults (VOLC_ACCESSKEY, VOLC_SECRETKEY, and for the transports
+   * VOLC_ARK_ENCRYPTION, E2E_CERTIFICATE_PATH) are read; default the process environment.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Environment variable `name` of `options.env`, else of the process. */
+export function environmentOf(options: { env?: Readonly<Record<string, string | undefined>> }, name: string): string | undefined {
+  return options.env !== undefined ? options.env[name] : environment(name);
 }
 
 /** The request header the SDKs read a preset endpoint's project from. */
@@ -50,8 +60,8 @@ export function accessKeyCredentials(options: AccessKeyOptions): AccessKeyCreden
     }
     return { accessKeyId: accessKey, secretAccessKey: secretKey };
   }
-  const fromEnvId = environment('VOLC_ACCESSKEY');
-  const fromEnvSecret = environment('VOLC_SECRETKEY');
+  const fromEnvId = environmentOf(options, 'VOLC_ACCESSKEY');
+  const fromEnvSecret = environmentOf(options, 'VOLC_SECRETKEY');
   return fromEnvId && fromEnvSecret ? { accessKeyId: fromEnvId, secretAccessKey: fromEnvSecret } : undefined;
 }
 

@@ -11,6 +11,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
+import { InvalidOptionError } from '../errors.js';
 
 export const SIGNATURE_ALGORITHM = 'HMAC-SHA256';
 
@@ -57,13 +58,13 @@ const UNRESERVED = /[A-Za-z0-9\-_.~]/;
 
 /** `20261201T063514Z`: the X-Date form of a date (UTC, whole seconds). */
 export function signingTimestamp(date: Date): string {
-  if (!Number.isFinite(date.getTime())) throw new TypeError('the signing date is not a valid date');
+  if (!Number.isFinite(date.getTime())) throw new InvalidOptionError('the signing date is not a valid date');
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
 }
 
 /** RFC 3986 percent-encoding of UTF-8, everything but unreserved characters (`-_.~`) escaped. */
 export function percentEncode(text: string): string {
-  if (!text.isWellFormed()) throw new TypeError('a query parameter holds a lone UTF-16 surrogate, which has no UTF-8 form');
+  if (!text.isWellFormed()) throw new InvalidOptionError('a query parameter holds a lone UTF-16 surrogate, which has no UTF-8 form');
   let out = '';
   for (const char of text) {
     if (UNRESERVED.test(char)) {
@@ -134,7 +135,7 @@ export function signatureOf(canonical: string, timestamp: string, scope: string,
 export function signOpenApiRequest(request: OpenApiRequestToSign, context: SigningContext): SignedOpenApiRequest {
   const { credentials, region, service } = context;
   const target = new URL(request.url);
-  if (target.search !== '' || target.hash !== '') throw new TypeError('give the query in `query`, not in the URL');
+  if (target.search !== '' || target.hash !== '') throw new InvalidOptionError('give the query in `query`, not in the URL');
   const method = request.method.toUpperCase();
   const timestamp = signingTimestamp(context.date);
   const bodyHash = sha256Hex(request.body);
@@ -143,11 +144,11 @@ export function signOpenApiRequest(request: OpenApiRequestToSign, context: Signi
   const canonical = new Map<string, string>([['host', signedHost(target)]]);
   const add = (name: string, value: string): void => {
     const lower = name.toLowerCase();
-    if (!TOKEN.test(name)) throw new TypeError(`"${name}" is not a valid header name`);
-    if (!HEADER_VALUE.test(value)) throw new TypeError(`the value of header ${name} has a character outside printable ASCII`);
+    if (!TOKEN.test(name)) throw new InvalidOptionError(`"${name}" is not a valid header name`);
+    if (!HEADER_VALUE.test(value)) throw new InvalidOptionError(`the value of header ${name} has a character outside printable ASCII`);
     if (lower === 'host' || lower === 'authorization') return; // the URL's host; the signature's own
     if (Object.keys(headers).some((known) => known.toLowerCase() === lower)) {
-      throw new TypeError(`header ${name} is given twice (names are case-insensitive)`);
+      throw new InvalidOptionError(`header ${name} is given twice (names are case-insensitive)`);
     }
     headers[name] = value.trim();
     if (isSigned(lower)) canonical.set(lower, value.trim());

@@ -4,7 +4,7 @@
  * code at hundreds of MB/s, off it. The bytes are those of `CryptoBackend.seal` (protocol §3):
  * `base64(AES-256-GCM(key, nonce, UTF-8(text)) || 16-byte tag)`, no additional data.
  */
-import { encodeBase64 } from '../protocol/base64.js';
+import { encodeBase64 } from './base64.js';
 import { GCM_TAG_LENGTH } from './backend.js';
 
 interface Subtle {

@@ -14,7 +14,7 @@ import {
 } from '@peculiar/asn1-x509';
 
 import { InvalidCertificateError } from '../errors.js';
-import { decodeBase64 } from './base64.js';
+import { decodeBase64 } from '../crypto/base64.js';
 import { decodeOid } from './der.js';
 import { AICC_KEY_PREFIX, AICC_RING_PREFIX } from './constants.js';
 

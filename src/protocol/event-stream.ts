@@ -9,7 +9,7 @@
  * cancel reaches it (see decryptEventStream).
  */
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
-import { AnswerTooLargeError, ArkE2EEError, EventStreamError } from '../errors.js';
+import { AnswerTooLargeError, ArkE2EEError, EventStreamError, InvalidOptionError } from '../errors.js';
 import { isJsonObject } from './json.js';
 import { decryptChoices, type DecryptChoicesOptions, type PlainTextNotice } from './response.js';
 import type { Session } from './session.js';
@@ -38,7 +38,7 @@ export interface EventStreamOptions {
 export function sizeLimit(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value >= 1)) return value;
-  throw new RangeError(`${name} must be a whole number ≥ 1 (or Infinity for no limit), got ${String(value)}`);
+  throw new InvalidOptionError(`${name} must be a whole number ≥ 1 (or Infinity for no limit), got ${String(value)}`);
 }
 
 /**

@@ -1,3 +1,5 @@
+import { InvalidOptionError } from '../errors.js';
+
 /**
  * A Map that holds at most `capacity` entries, dropping the least recently used: what a
  * long-lived process keeps per (origin, model) must not grow with the number of models it has
@@ -9,7 +11,7 @@ export class LruMap<K, V> {
   readonly capacity: number;
 
   constructor(capacity: number, name = 'capacity') {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`${name} must be a whole number ≥ 1, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1) throw new InvalidOptionError(`${name} must be a whole number ≥ 1, got ${capacity}`);
     this.capacity = capacity;
   }
 

@@ -12,7 +12,7 @@
 import { GCM_TAG_LENGTH } from '../crypto/backend.js';
 import { GcmBoundaryFinder } from '../crypto/gcm-boundary.js';
 import { DecryptionFailedError } from '../errors.js';
-import { decodeBase64 } from './base64.js';
+import { decodeBase64 } from '../crypto/base64.js';
 import type { Session } from './session.js';
 import { utf8Decode } from './utf8.js';
 

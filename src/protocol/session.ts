@@ -4,8 +4,8 @@
  */
 import type { BackendChoice, CryptoBackend } from '../crypto/backend.js';
 import { resolveBackend } from '../crypto/select.js';
-import { DecryptionFailedError, InvalidKeyError } from '../errors.js';
-import { decodeBase64, encodeBase64 } from './base64.js';
+import { DecryptionFailedError, InvalidCertificateError, InvalidKeyError } from '../errors.js';
+import { decodeBase64, encodeBase64 } from '../crypto/base64.js';
 import type { ModelCertificate } from './certificate.js';
 import {
   AICC_VERSION,
@@ -27,11 +27,19 @@ export interface EncryptInfo {
 export interface SessionOptions {
   /** AICC mode: the certificate must carry ring and key ids, sent in `X-Encrypt-Info`. */
   aicc?: boolean;
-  /** A fixed 32-byte ephemeral scalar, for vectors and tests; fresh and random otherwise. */
-  ephemeralPrivateKey?: Uint8Array;
+  /**
+   * A fixed 32-byte ephemeral scalar, for test vectors only. Reusing a scalar reuses the session
+   * key and nonce across requests, which breaks AES-GCM (protocol §7): never set it in
+   * production. Without it every session draws a fresh random scalar.
+   */
+  unsafeFixedEphemeralKeyForTests?: Uint8Array;
   backend?: BackendChoice;
 }
 
+/**
+ * One request's keys. `key` and `nonce` are readable but not enumerable, and `toJSON` /
+ * `util.inspect` leave them out, so logging a session does not print its secrets.
+ */
 export interface Session {
   /** AES-256 key shared with the service for this one request. */
   readonly key: Uint8Array;
@@ -46,7 +54,19 @@ export interface Session {
   encryptText(text: string): string;
   /** The inverse of `encryptText`; `DecryptionFailedError` when it does not authenticate. */
   decryptText(ciphertext: string): string;
+  /** The public parts only (token, encryptInfo, backend name); never the key or nonce. */
+  toJSON(): SessionSummary;
 }
+
+/** What a session shows when it is logged, stringified or inspected. */
+export interface SessionSummary {
+  readonly token: string;
+  readonly encryptInfo: EncryptInfo | undefined;
+  readonly backend: string;
+}
+
+// The symbol node's util.inspect looks up; Symbol.for keeps protocol/ free of node: imports.
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 const EMPTY = new Uint8Array(0);
 const ZERO_SALT = new Uint8Array(32);
@@ -66,12 +86,12 @@ export function createSession(certificate: ModelCertificate, options: SessionOpt
   const backend = resolveBackend(options.backend);
   const aicc = options.aicc ?? false;
   if (aicc && !certificate.isAICC) {
-    throw new InvalidKeyError(
+    throw new InvalidCertificateError(
       'AICC mode needs a certificate that names a key ring and a key (SAN ring.<id>, key.<id>); ' +
         'fetch the certificate with AICC on, or turn AICC off',
     );
   }
-  const agreement = backend.agree(certificate.publicKey, options.ephemeralPrivateKey);
+  const agreement = backend.agree(certificate.publicKey, options.unsafeFixedEphemeralKeyForTests);
   const okm = backend.hkdf(agreement.sharedSecret, ZERO_SALT, EMPTY, HKDF_OUTPUT_LENGTH);
   return makeSession(
     backend,
@@ -106,11 +126,11 @@ function makeSession(
   token: string,
   encryptInfo: EncryptInfo | undefined,
 ): Session {
-  return Object.freeze({
-    key,
-    nonce,
+  const frozenInfo = encryptInfo ? Object.freeze(encryptInfo) : undefined;
+  const summary = (): SessionSummary => ({ token, encryptInfo: frozenInfo, backend: backend.name });
+  const session = {
     token,
-    encryptInfo: encryptInfo ? Object.freeze(encryptInfo) : undefined,
+    encryptInfo: frozenInfo,
     backend,
     encryptText(text: string): string {
       if (backend.sealTextToBase64 !== undefined) return backend.sealTextToBase64(key, nonce, text);
@@ -134,5 +154,14 @@ function makeSession(
       }
       return utf8Decode(plain);
     },
+    toJSON: summary,
+  };
+  // Not enumerable: spreads, Object.keys, JSON.stringify and loggers that walk own keys skip
+  // them; code that needs the key reads `session.key` as before.
+  Object.defineProperties(session, {
+    key: { value: key, enumerable: false },
+    nonce: { value: nonce, enumerable: false },
+    [INSPECT]: { value: () => ({ ...summary(), key: '[hidden]', nonce: '[hidden]' }), enumerable: false },
   });
+  return Object.freeze(session) as unknown as Session;
 }

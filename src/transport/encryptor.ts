@@ -7,9 +7,9 @@ import { isLoopback } from '../certificates/origin.js';
 import { CertificateSource, type CertificateOption, type CertificateSourceOptions } from '../certificates/source.js';
 import type { CertificateHttp } from '../certificates/service.js';
 import { CertificateTrust } from '../certificates/trust.js';
-import { AccessKeyAuth, ownAuthorization, type AccessKeyOptions } from '../credentials/access-keys.js';
+import { AccessKeyAuth, environmentOf, ownAuthorization, type AccessKeyOptions } from '../credentials/access-keys.js';
 import type { BackendChoice } from '../crypto/backend.js';
-import { DecryptionFailedError, InvalidCertificateError, UnsupportedRequestError } from '../errors.js';
+import { DecryptionFailedError, InvalidCertificateError, InvalidOptionError, UnsupportedRequestError } from '../errors.js';
 import {
   BATCH_CHAT_COMPLETIONS_SUFFIX,
   CHAT_COMPLETIONS_SUFFIX,
@@ -22,9 +22,8 @@ import { encryptChatRequestJsonAsync } from '../protocol/request-async.js';
 import { parseChatRequestBody, requestBodyText, stringifyRequestBody } from '../protocol/request-body.js';
 import { decryptChatCompletion, type PlainTextNotice } from '../protocol/response.js';
 import type { Session } from '../protocol/session.js';
-import { SessionPool } from '../protocol/session-pool.js';
+import { SessionPool } from './session-pool.js';
 import { nodePlatform } from '../platform.js';
-import { environment } from '../runtime.js';
 
 export interface ArkEncryptionOptions extends AccessKeyOptions {
   /** The model certificate: a PEM for every model, or `(model) => PEM`. Default: fetched. */
@@ -86,7 +85,7 @@ export interface ArkEncryptionOptions extends AccessKeyOptions {
 export function maxCertificateBytesOf(options: Pick<ArkEncryptionOptions, 'maxCertificateBytes'>): number | undefined {
   const value = options.maxCertificateBytes;
   if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
-    throw new TypeError(`maxCertificateBytes must be a positive whole number of bytes, not ${String(value)}`);
+    throw new InvalidOptionError(`maxCertificateBytes must be a positive whole number of bytes, not ${String(value)}`);
   }
   return value;
 }
@@ -114,7 +113,7 @@ export interface EncryptedRequest {
   session: Session;
 }
 
-const aiccOf = (options: ArkEncryptionOptions): boolean => options.aicc ?? environment('VOLC_ARK_ENCRYPTION') === 'AICC';
+const aiccOf = (options: ArkEncryptionOptions): boolean => options.aicc ?? environmentOf(options, 'VOLC_ARK_ENCRYPTION') === 'AICC';
 
 const warnerOf = (options: ArkEncryptionOptions): ((message: string) => void) =>
   options.onWarning ?? ((message) => console.warn(`ark-e2ee: ${message}`));
@@ -133,10 +132,10 @@ export function certificateSourceOptions(
   // The disk cache is Node's (installed by the Node entry); elsewhere certificates stay in memory.
   const platform = nodePlatform();
   const cacheDir = options.cacheDir === undefined ? platform?.defaultCacheDir() : options.cacheDir;
-  const fromEnvironment = options.certificate === undefined ? certificateFromEnvironment() : undefined;
+  const fromEnvironment = options.certificate === undefined ? certificateFromEnvironment(options) : undefined;
   return {
     certificate: options.certificate ?? fromEnvironment,
-    optionLabel: fromEnvironment ? `the certificate E2E_CERTIFICATE_PATH names (${environment('E2E_CERTIFICATE_PATH')})` : undefined,
+    optionLabel: fromEnvironment ? `the certificate E2E_CERTIFICATE_PATH names (${environmentOf(options, 'E2E_CERTIFICATE_PATH')})` : undefined,
     store: cacheDir ? platform?.createDiskCache(cacheDir, warn) : undefined,
     // The default folder is shared with the official SDKs; a local server (the mock, a test
     // double) makes a new certificate each start, and caching it there would only break the
@@ -182,7 +181,7 @@ export class ArkEncryptor {
     this.warn = warnerOf(options);
     this.originChoosesCertificate =
       options.certificate === undefined &&
-      !environment('E2E_CERTIFICATE_PATH') &&
+      !environmentOf(options, 'E2E_CERTIFICATE_PATH') &&
       options.pinnedKeys === undefined &&
       options.trustAnchors === undefined;
     const sourceOptions = certificateSourceOptions(options, http, this.warn);
@@ -271,8 +270,8 @@ export class ArkEncryptor {
  * `E2E_CERTIFICATE_PATH`, as the official SDKs read it: one PEM file for every model, read with
  * bounds and once per change (certificates/certificate-file.ts, Node only).
  */
-function certificateFromEnvironment(): CertificateOption | undefined {
-  const path = environment('E2E_CERTIFICATE_PATH');
+function certificateFromEnvironment(options: ArkEncryptionOptions): CertificateOption | undefined {
+  const path = environmentOf(options, 'E2E_CERTIFICATE_PATH');
   if (!path) return undefined;
   const reader = nodePlatform()?.certificateFile(path);
   if (reader !== undefined) return reader;

@@ -37,6 +37,7 @@ import {
   DecryptionFailedError,
   InvalidCertificateError,
   InvalidKeyError,
+  InvalidOptionError,
   UnsupportedContentError,
   UnsupportedRequestError,
 } from '../errors.js';
@@ -231,7 +232,7 @@ function hostForUrl(host: string): string {
 export async function startEncryptingProxy(options: EncryptingProxyOptions): Promise<EncryptingProxy> {
   const upstream = new URL(options.upstream);
   if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') {
-    throw new TypeError(`the upstream must be an http: or https: URL, not ${upstream.href}`);
+    throw new InvalidOptionError(`the upstream must be an http: or https: URL, not ${upstream.href}`);
   }
   const upstreamPath = upstream.pathname.replace(/\/+$/, '');
   // The client's disconnect must reach the upstream request. The wrapped fetch hands its inner
@@ -251,7 +252,7 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
   const host = options.host ?? '127.0.0.1';
   const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1) {
-    throw new TypeError(`maxRequestBytes must be a whole number of bytes, 1 or more, not ${String(options.maxRequestBytes)}`);
+    throw new InvalidOptionError(`maxRequestBytes must be a whole number of bytes, 1 or more, not ${String(options.maxRequestBytes)}`);
   }
 
   // Requests that sent `Expect: 100-continue`: the 100 goes out only once the body is wanted, so

@@ -216,4 +216,18 @@ describe('through createEncryptedFetch', () => {
     await expect(chat(fetchFn, server.url, { key: 'file-test-key' })).rejects.toThrow(/E2E_CERTIFICATE_PATH .*text after the last certificate block/);
     expect(chatRequests(server)).toHaveLength(1);
   });
+
+  it('the `env` option, when given, is where E2E_CERTIFICATE_PATH is read (the CLI passes its io.env)', async () => {
+    const junk = join(tmp, 'junk.pem');
+    await writeFile(junk, 'not a certificate\n');
+    const before = server.requests.length;
+    // Named in the env option only: used (and refused), the service's certificate never asked for.
+    const fromOption = createEncryptedFetch({ errors: 'throw', cacheDir: false, env: { E2E_CERTIFICATE_PATH: junk } });
+    await expect(chat(fromOption, server.url, { key: 'file-test-key' })).rejects.toBeInstanceOf(InvalidCertificateError);
+    expect(server.requests.length).toBe(before);
+    // Named in the process environment only, with an env option that lacks it: not used.
+    vi.stubEnv('E2E_CERTIFICATE_PATH', junk);
+    const fromProcess = createEncryptedFetch({ errors: 'throw', cacheDir: false, env: {} });
+    expect(await contentOf(await chat(fromProcess, server.url, { key: 'file-test-key', text: 'two' }))).toBe('echo: two');
+  });
 });

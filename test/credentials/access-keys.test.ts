@@ -21,6 +21,14 @@ describe('accessKeyCredentials', () => {
     expect(() => accessKeyCredentials({ accessKey: 'ak', secretKey: '' })).toThrow(/secretKey is missing/);
   });
 
+  it('reads the `env` option, when given, instead of the process environment', () => {
+    vi.stubEnv('VOLC_ACCESSKEY', 'process-ak');
+    vi.stubEnv('VOLC_SECRETKEY', 'process-sk');
+    expect(accessKeyCredentials({ env: { VOLC_ACCESSKEY: 'io-ak', VOLC_SECRETKEY: 'io-sk' } })).toEqual({ accessKeyId: 'io-ak', secretAccessKey: 'io-sk' });
+    // An env without the pair means no pair: the process's does not leak in.
+    expect(accessKeyCredentials({ env: {} })).toBeUndefined();
+  });
+
   it('refuses a region that is not a region name, and an openApiUrl that is not an origin', () => {
     const settings = { http: async () => ({ status: 200, text: '' }), timeoutMs: 1000, onWarning: () => {}, certificates: { http: async () => ({ status: 200, text: '' }) } };
     expect(() => AccessKeyAuth.from({ accessKey: 'a', secretKey: 's', region: 'cn-beijing/../x' }, settings)).toThrow(/region/);

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createNodeBackend, loadNodeCrypto } from '../../src/crypto/node.js';
 import { nobleBackend } from '../../src/crypto/noble.js';
 import { DecryptionFailedError } from '../../src/errors.js';
-import { encodeBase64 } from '../../src/protocol/base64.js';
+import { encodeBase64 } from '../../src/crypto/base64.js';
 import { decryptPieces } from '../../src/protocol/pieces.js';
 import { sessionFromKey } from '../../src/protocol/session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Agent, interceptors, request as undiciRequest } from 'undici';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  InvalidOptionError,
   ArkE2EEError,
   CertificateUnavailableError,
   InvalidCertificateError,
@@ -260,6 +261,6 @@ describe('a certificate answer that never ends (issue 10): at most maxCertificat
 
   it.each([0, -1, 1.5, Number.NaN, '1024'])('maxCertificateBytes %s is refused when the client is made', (value) => {
     expect(() => createEncryptedFetch({ cacheDir: false, maxCertificateBytes: value as number })).toThrow(/maxCertificateBytes must be a positive whole number/);
-    expect(() => arkEncryption({ cacheDir: false, maxCertificateBytes: value as number })).toThrow(TypeError);
+    expect(() => arkEncryption({ cacheDir: false, maxCertificateBytes: value as number })).toThrow(InvalidOptionError);
   });
 });

@@ -10,6 +10,7 @@
 import { Agent, request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  InvalidOptionError,
   AnswerTooLargeError,
   DecryptionFailedError,
   EventStreamError,
@@ -205,9 +206,9 @@ describe('createEncryptedFetch with its default errors: \'response\'', () => {
 describe('size limit options', () => {
   it('a limit that is not a whole number ≥ 1 fails when the client is made', () => {
     for (const bad of [Number.NaN, 0, -5, 2.5]) {
-      expect(() => createEncryptedFetch({ ...options(), maxAnswerBytes: bad })).toThrow(RangeError);
+      expect(() => createEncryptedFetch({ ...options(), maxAnswerBytes: bad })).toThrow(InvalidOptionError);
       expect(() => createEncryptedFetch({ ...options(), maxEventBytes: bad })).toThrow(/maxEventBytes/);
-      expect(() => new Agent().compose(arkEncryption({ ...options(), maxAnswerBytes: bad }))).toThrow(RangeError);
+      expect(() => new Agent().compose(arkEncryption({ ...options(), maxAnswerBytes: bad }))).toThrow(InvalidOptionError);
     }
   });
 });

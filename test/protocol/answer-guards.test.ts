@@ -8,7 +8,7 @@
 import { createParser } from 'eventsource-parser';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AnswerTooLargeError, DecryptionFailedError, EventStreamError } from '../../src/errors.js';
+import { AnswerTooLargeError, DecryptionFailedError, EventStreamError, InvalidOptionError } from '../../src/errors.js';
 import { EventStreamDecrypter, decryptEventStream, type EventStreamOptions } from '../../src/protocol/event-stream.js';
 import type { PlainTextNotice } from '../../src/protocol/response.js';
 import { sessionFromKey } from '../../src/protocol/session.js';
@@ -234,7 +234,7 @@ describe('maxEventBytes: a line or an event with no end', () => {
 
   it('a limit that is not a whole number ≥ 1 is refused up front (NaN would mean no limit at all)', () => {
     for (const bad of [Number.NaN, 0, -1, 1.5, '10' as unknown as number]) {
-      expect(() => new EventStreamDecrypter(SESSION, { maxEventBytes: bad })).toThrow(RangeError);
+      expect(() => new EventStreamDecrypter(SESSION, { maxEventBytes: bad })).toThrow(InvalidOptionError);
     }
     expect(() => new EventStreamDecrypter(SESSION, { maxEventBytes: Number.POSITIVE_INFINITY })).not.toThrow();
   });

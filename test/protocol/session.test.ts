@@ -2,10 +2,11 @@
  * The handshake and the text encryption (protocol §2, §3), checked against an independent
  * node:crypto implementation of the service's side (test/helpers/server-crypto.ts).
  */
+import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BackendName } from '../../src/crypto/backend.js';
-import { DecryptionFailedError, InvalidKeyError } from '../../src/errors.js';
+import { DecryptionFailedError, InvalidCertificateError, InvalidKeyError } from '../../src/errors.js';
 import { parseCertificate } from '../../src/protocol/certificate.js';
 import { createSession, sessionFromKey } from '../../src/protocol/session.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
@@ -183,8 +184,8 @@ describe.each(BACKENDS)('createSession, %s backend', (backend) => {
   it('uses a given ephemeral scalar, like the service', () => {
     const certificate = parseCertificate(plain.pem);
     const scalar = new Uint8Array(32).fill(0x11);
-    const a = createSession(certificate, { backend, ephemeralPrivateKey: scalar });
-    const b = createSession(certificate, { backend: backend === 'node' ? 'noble' : 'node', ephemeralPrivateKey: scalar });
+    const a = createSession(certificate, { backend, unsafeFixedEphemeralKeyForTests: scalar });
+    const b = createSession(certificate, { backend: backend === 'node' ? 'noble' : 'node', unsafeFixedEphemeralKeyForTests: scalar });
     expect(a.token).toBe(b.token);
     expect(hex(a.key)).toBe(hex(b.key));
     expect(hex(a.nonce)).toBe(hex(b.nonce));
@@ -214,15 +215,50 @@ describe.each(BACKENDS)('createSession, %s backend', (backend) => {
 
   it('refuses AICC mode on a certificate without AICC ids', () => {
     const certificate = parseCertificate(plain.pem);
-    expect(() => createSession(certificate, { backend, aicc: true })).toThrow(InvalidKeyError);
+    expect(() => createSession(certificate, { backend, aicc: true })).toThrow(InvalidCertificateError);
   });
 
   it('refuses a bad ephemeral scalar without showing it', () => {
     const certificate = parseCertificate(plain.pem);
     for (const scalar of [new Uint8Array(31).fill(5), new Uint8Array(32), new Uint8Array(32).fill(0xff)]) {
-      const error = thrown(() => createSession(certificate, { backend, ephemeralPrivateKey: scalar }));
+      const error = thrown(() => createSession(certificate, { backend, unsafeFixedEphemeralKeyForTests: scalar }));
       expect(error).toBeInstanceOf(InvalidKeyError);
       expect((error as Error).message).not.toContain(hex(scalar));
     }
+  });
+
+  it('keeps the key and nonce out of JSON.stringify, util.inspect, spreads and Object.keys', () => {
+    const certificate = parseCertificate(aicc.pem);
+    const session = createSession(certificate, { backend, aicc: true });
+    const secrets = [session.key, session.nonce].flatMap((bytes) => [
+      hex(bytes),
+      Buffer.from(bytes).toString('base64'),
+      Array.from(bytes).join(','),
+    ]);
+    const shown = [
+      JSON.stringify(session),
+      JSON.stringify({ session }),
+      inspect(session, { depth: 10, showHidden: false }),
+      inspect({ nested: session }, { depth: 10 }),
+      JSON.stringify({ ...session }),
+      String(Object.keys(session)),
+    ];
+    for (const text of shown) {
+      for (const secret of secrets) expect(text).not.toContain(secret);
+      expect(text).not.toMatch(/"key"|"nonce"/);
+    }
+    expect(JSON.parse(JSON.stringify(session))).toEqual({
+      token: session.token,
+      encryptInfo: session.encryptInfo,
+      backend: backend,
+    });
+    expect(Object.keys(session)).not.toContain('key');
+    expect(Object.keys(session)).not.toContain('nonce');
+    // Still reachable, and still the key the service derives.
+    expect(session.key.length).toBe(32);
+    expect(session.nonce.length).toBe(12);
+    const service = deriveSession(aicc.privateKey, session.token);
+    expect(hex(session.key)).toBe(hex(service.key));
+    expect(serverDecrypt(service.key, service.nonce, session.encryptText('hello'))).toBe('hello');
   });
 });

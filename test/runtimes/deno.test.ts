@@ -12,7 +12,10 @@ import { describeServerRuntime } from './server-app.js';
 
 const deno = runtimeBinary('deno');
 
-/** Every environment variable the library reads (through src/runtime.ts `environment`). */
+/**
+ * Every environment variable the library reads (through src/runtime.ts `environment`, or
+ * `environmentOf(options, …)`, which reads the `env` option when given).
+ */
 const ENVIRONMENT = ['E2E_CERTIFICATE_PATH', 'VOLC_ACCESSKEY', 'VOLC_ARK_ENCRYPTION', 'VOLC_SECRETKEY'];
 
 describe('the environment Deno is allowed to read', () => {
@@ -21,7 +24,7 @@ describe('the environment Deno is allowed to read', () => {
     for (const file of readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })) {
       if (!file.endsWith('.ts')) continue;
       const text = readFileSync(join(ROOT, 'src', file), 'utf8');
-      for (const match of text.matchAll(/environment\('([A-Z0-9_]+)'\)/g)) read.add(match[1]!);
+      for (const match of text.matchAll(/\benvironment(?:Of\(\w+, |\()'([A-Z0-9_]+)'\)/g)) read.add(match[1]!);
     }
     expect([...read].sort()).toEqual(ENVIRONMENT);
   });

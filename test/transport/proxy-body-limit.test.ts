@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/command.js';
+import { InvalidOptionError } from '../../src/errors.js';
 import { parseSize } from '../../src/cli/commands/proxy.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
 import { startEncryptingProxy, type EncryptingProxy, type ProxyLogEntry } from '../../src/transport/proxy.js';
@@ -187,6 +188,17 @@ describe('proxy: the body limit of a request it encrypts', () => {
       await expect(startEncryptingProxy({ upstream: server.url, cacheDir: false, maxRequestBytes })).rejects.toThrow(
         /maxRequestBytes/,
       );
+      const error = await startEncryptingProxy({ upstream: server.url, cacheDir: false, maxRequestBytes }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).code).toBe('ERR_ARK_E2EE_INVALID_OPTION');
+    }
+  });
+
+  it('refuses an upstream that is not http: or https: with a typed error', async () => {
+    for (const upstream of ['ftp://127.0.0.1/', 'file:///etc/passwd', 'data:,x']) {
+      const error = await startEncryptingProxy({ upstream, cacheDir: false }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as Error).message).toMatch(/http: or https:/);
     }
   });
 });

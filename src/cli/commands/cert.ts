@@ -8,8 +8,8 @@ import type { ModelCertificate } from '../../protocol/certificate.js';
 import { CERTIFICATE_RELOAD_MS } from '../../protocol/constants.js';
 import { chatBaseUrl, createCertificateSource } from '../../transport/encryptor.js';
 import { UsageError, type Command } from '../command.js';
+import { keyFingerprint } from '../key-fingerprint.js';
 import { apiKeyOf, baseUrlOf, CACHE_HELP, CACHE_OPTIONS, cacheDirOf, TRUST_HELP, TRUST_OPTIONS, trustOf } from '../options.js';
-import { keyFingerprint } from './serve.js';
 
 const HELP = `Usage: ark-e2ee cert MODEL [--base-url URL] [--aicc] [--cache-dir DIR | --no-cache] [--cached]
                      [--trust-anchor FILE]… [--pin PIN]… [--json]
@@ -85,7 +85,7 @@ export const certCommand: Command = {
     const baseUrl = URL.canParse(`${given}/chat/completions`) ? chatBaseUrl(new URL(`${given}/chat/completions`)) : undefined;
     if (baseUrl === undefined) throw new UsageError(`--base-url must be an http: or https: URL, not "${given}"`);
     const trust = await trustOf(values);
-    const options = { cacheDir: cacheDirOf(values), aicc, ...trust };
+    const options = { cacheDir: cacheDirOf(values), aicc, ...trust, env: io.env };
     // The same construction as chat, proxy and the library: option/env, cache, loopback, trust.
     const source = createCertificateSource(options, certificateHttpOverFetch(fetch), (m) => io.stderr.write(`warning: ${m}\n`));
     let certificate: ModelCertificate;

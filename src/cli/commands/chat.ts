@@ -90,6 +90,7 @@ export const chatCommand: Command = {
       { role: 'user', content: images.length > 0 ? [{ type: 'text', text: question }, ...images] : question },
     ];
     const encryptedFetch = createEncryptedFetch({
+      env: io.env,
       cacheDir: cacheDirOf(values),
       ...(await trustOf(values)),
       aicc: values.aicc,

@@ -49,6 +49,8 @@ interface Demo {
   paint: Paint;
   out: NodeJS.WritableStream;
   exchanges: Exchange[];
+  /** The CLI's environment (`io.env`), which the library reads its defaults from. */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 const decrypted = (d: Demo, text: unknown): string => `   ${d.paint.green('✓ decrypted')} ${String(text)}`;
@@ -147,7 +149,7 @@ const DEMO_ACCESS_KEYS = { accessKey: 'AKLTdemo', secretKey: 'demo-secret' };
 /** Access keys instead of an API key: signed OpenAPI calls give a short-lived key and the certificate. */
 async function accessKeys(d: Demo, server: MockArkServer, fetchOnWire: typeof fetch, choice: 'openai' | 'fetch' | undefined): Promise<void> {
   await scenario(d, '9. Access keys instead of an API key (signed OpenAPI calls for the key and the certificate)', async () => {
-    const encryptedFetch = createEncryptedFetch({ fetch: fetchOnWire, cacheDir: false, ...DEMO_ACCESS_KEYS, openApiUrl: server.openApiUrl });
+    const encryptedFetch = createEncryptedFetch({ env: d.env, fetch: fetchOnWire, cacheDir: false, ...DEMO_ACCESS_KEYS, openApiUrl: server.openApiUrl });
     const client = await demoClient(server.url, null, encryptedFetch, choice);
     const c = await client.create({ model: 'ep-20260101-demo', messages: [{ role: 'user', content: QUESTION }] }, ENCRYPTED);
     d.out.write(`${decrypted(d, c.data.choices[0]?.message.content)}\n`);
@@ -183,9 +185,9 @@ export const demoCommand: Command = {
       const baseURL = server ? server.url : (io.env.ARK_BASE_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
       const { exchanges, fetchOnWire } = wireRecorder();
       const warnings: string[] = [];
-      const encryptedFetch = createEncryptedFetch({ fetch: fetchOnWire, cacheDir: false, onWarning: (m) => warnings.push(m) });
+      const encryptedFetch = createEncryptedFetch({ env: io.env, fetch: fetchOnWire, cacheDir: false, onWarning: (m) => warnings.push(m) });
       const client = await demoClient(baseURL, real ? io.env.ARK_API_KEY! : 'demo-key', encryptedFetch, values.client);
-      const d: Demo = { client, model: real ? io.env.ARK_MODEL! : 'mock-pieces', real, paint, out: io.stdout, exchanges };
+      const d: Demo = { client, model: real ? io.env.ARK_MODEL! : 'mock-pieces', real, paint, out: io.stdout, exchanges, env: io.env };
       io.stdout.write(`${paint.bold(`ark-e2ee demo against ${real ? 'the Ark service' : 'the embedded mock Ark server'}: ${baseURL}`)}\n`);
       io.stdout.write(`${paint.dim(`client: ${client.name === 'openai' ? 'the openai package' : 'plain fetch'}, over createEncryptedFetch()`)}\n`);
       if (server) io.stdout.write(`${paint.dim(`mock certificate key pin ${await certificateKeyPin(server.certificatePem)} (the value --pin and pinnedKeys take)`)}\n`);

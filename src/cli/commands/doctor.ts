@@ -70,6 +70,7 @@ export const doctorCommand: Command = {
       cacheDir: cacheDirOf(values),
       ...(await trustOf(values)),
       timeoutMs,
+      env: io.env,
     };
     io.stdout.write(`ark-e2ee doctor: model "${model}" at ${baseUrl}\n`);
     const results: CheckResult[] = [];

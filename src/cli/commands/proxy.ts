@@ -119,6 +119,7 @@ export const proxyCommand: Command = {
       );
     }
     const proxy = await startEncryptingProxy({
+      env: io.env,
       ...(size !== undefined ? { certificateCacheSize: Number(size) } : {}),
       upstream,
       host: values.host,

@@ -1,8 +1,8 @@
 /** `ark-e2ee serve`: the mock Ark server on its own, for trying clients against it. */
 import { parseArgs } from 'node:util';
-import { certificateKeyPin } from '../../certificates/trust.js';
 import { startMockArkServer } from '../../testing/index.js';
 import type { Command } from '../command.js';
+import { keyFingerprint } from '../key-fingerprint.js';
 import { portOf } from '../options.js';
 import { describeMockRequest } from '../serve-log.js';
 
@@ -27,15 +27,6 @@ mock-long:<N>.
 With VOLC_ACCESSKEY and VOLC_SECRETKEY set, it also serves the Volcengine OpenAPI actions of
 the access-key path (GetApiKey, GetEndpointCertificate) at its root, checking every signature
 against that pair, and prints that OpenAPI URL (the --openapi-url of chat and proxy).`;
-
-/**
- * The certificate's key pin (SHA-256 of its SubjectPublicKeyInfo, the value `pinnedKeys`
- * takes), in base64 and as colon-separated hex.
- */
-export async function keyFingerprint(pem: string): Promise<{ hex: string; base64: string }> {
-  const base64 = await certificateKeyPin(pem);
-  return { hex: Buffer.from(base64, 'base64').toString('hex').match(/../g)!.join(':'), base64 };
-}
 
 export const serveCommand: Command = {
   name: 'serve',

@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // resolveBackend('node') needs the Node entry's platform, as every Node consumer has it.
 import '../../src/node-platform.js';
-import { InvalidKeyError } from '../../src/errors.js';
+import { InvalidCertificateError, InvalidOptionError } from '../../src/errors.js';
 import { parseCertificate, type ModelCertificate } from '../../src/protocol/certificate.js';
-import { SessionPool } from '../../src/protocol/session-pool.js';
+import { SessionPool } from '../../src/transport/session-pool.js';
 import { createEncryptedFetch } from '../../src/transport/encrypted-fetch.js';
 import { ArkEncryptor } from '../../src/transport/encryptor.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
@@ -140,13 +140,13 @@ describe('SessionPool', () => {
   it('refuses what createSession refuses, and pools nothing for it', () => {
     const scheduler = manualScheduler();
     const pool = new SessionPool({ size: 4, aicc: true, schedule: scheduler.schedule });
-    expect(() => pool.take(certA)).toThrow(InvalidKeyError);
+    expect(() => pool.take(certA)).toThrow(InvalidCertificateError);
     expect(scheduler.pending()).toBe(0);
     expect(pool.certificateCount).toBe(0);
   });
 
   it('rejects a size that is not a whole number ≥ 0', () => {
-    for (const size of [-1, 1.5, Number.NaN]) expect(() => new SessionPool({ size })).toThrow(RangeError);
+    for (const size of [-1, 1.5, Number.NaN]) expect(() => new SessionPool({ size })).toThrow(InvalidOptionError);
   });
 });
 
@@ -196,7 +196,7 @@ describe('which certificate each user has (use): bounded, and a replaced one dro
   });
 
   it('rejects a maxUsers that is not a whole number ≥ 1', () => {
-    for (const maxUsers of [0, -1, 1.5, Number.NaN]) expect(() => new SessionPool({ maxUsers })).toThrow(RangeError);
+    for (const maxUsers of [0, -1, 1.5, Number.NaN]) expect(() => new SessionPool({ maxUsers })).toThrow(InvalidOptionError);
   });
 });
 

@@ -1,11 +1,11 @@
 /**
- * Strict canonical base64 (src/protocol/base64.ts), on the Buffer path and on the pure-JS path
+ * Strict canonical base64 (src/crypto/base64.ts), on the Buffer path and on the pure-JS path
  * (the module reads globalThis.Buffer once, at import time).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
-type Base64Module = typeof import('../../src/protocol/base64.js');
+type Base64Module = typeof import('../../src/crypto/base64.js');
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const RealBuffer = globalThis.Buffer;
@@ -21,7 +21,7 @@ async function loadWithoutBuffer(): Promise<Base64Module> {
   vi.resetModules();
   vi.stubGlobal('Buffer', undefined);
   try {
-    return await import('../../src/protocol/base64.js');
+    return await import('../../src/crypto/base64.js');
   } finally {
     vi.unstubAllGlobals();
   }
@@ -29,7 +29,7 @@ async function loadWithoutBuffer(): Promise<Base64Module> {
 
 async function loadWithBuffer(): Promise<Base64Module> {
   vi.resetModules();
-  return await import('../../src/protocol/base64.js');
+  return await import('../../src/crypto/base64.js');
 }
 
 afterAll(() => {

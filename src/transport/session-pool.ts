@@ -16,11 +16,15 @@
  * - Refills run one session per macrotask (setImmediate, else setTimeout 0), never in a
  *   microtask: a microtask would run before the request is sent, i.e. still on its path.
  * - `size: 0` turns the pool off: every `take` is a fresh `createSession`.
+ *
+ * In transport/, not protocol/: it schedules work on timers, and protocol/ stays pure functions
+ * of their inputs (test/architecture/layers.test.ts).
  */
 import type { BackendChoice } from '../crypto/backend.js';
-import type { ModelCertificate } from './certificate.js';
-import { LruMap } from './lru-map.js';
-import { createSession, type Session } from './session.js';
+import { InvalidOptionError } from '../errors.js';
+import type { ModelCertificate } from '../protocol/certificate.js';
+import { LruMap } from '../protocol/lru-map.js';
+import { createSession, type Session } from '../protocol/session.js';
 
 export interface SessionPoolOptions {
   /** Sessions kept ready per certificate; `0` turns the pool off. Default 4. */
@@ -71,7 +75,7 @@ export class SessionPool {
   constructor(private readonly options: SessionPoolOptions = {}) {
     this.users = new LruMap(options.maxUsers ?? DEFAULT_MAX_USERS, 'maxUsers');
     const size = options.size ?? DEFAULT_SESSION_POOL_SIZE;
-    if (!Number.isInteger(size) || size < 0) throw new RangeError(`sessionPool must be a whole number ≥ 0, got ${size}`);
+    if (!Number.isInteger(size) || size < 0) throw new InvalidOptionError(`sessionPool must be a whole number ≥ 0, got ${size}`);
     this.size = size;
     this.maxCertificates = Math.max(1, options.maxCertificates ?? DEFAULT_MAX_CERTIFICATES);
     this.schedule = options.schedule ?? defaultSchedule;

@@ -3,7 +3,7 @@
  * padding, a slice whose surroundings are not base64, and the unused bits for each padding length.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeBase64, isCanonicalBase64 } from '../../src/protocol/base64.js';
+import { decodeBase64, isCanonicalBase64 } from '../../src/crypto/base64.js';
 
 describe('strict base64 edges', () => {
   it('an empty slice is zero bytes, whatever the characters before it', () => {

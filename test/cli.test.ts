@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/run-cli.js';
 import { certificateKeyPin } from '../src/index.js';
 import { startMockArkServer, type MockArkServer } from '../src/testing/index.js';
 import { originCacheFile } from './certificates/helpers.js';
@@ -16,12 +17,8 @@ const KEY = 'cli-key';
 let server: MockArkServer;
 let home: string;
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('node', [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: home, ...env } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+function cli(args: string[], env: Record<string, string> = {}): ReturnType<typeof runCli> {
+  return runCli(args, home, env);
 }
 
 beforeAll(async () => {

@@ -2,15 +2,16 @@
  * Issue 7, faults of the disk cache, end to end against the mock server (the cases that
  * test/certificates/{disk-cache,end-to-end-cache}.test.ts already cover, a plain corrupt file,
  * the modes, an expired certificate, a symbolic link and the other AICC mode, are not repeated):
- * damaged files are replaced; eight processes filling one empty cache at once never leave a torn
- * or temporary file; a read-only folder means memory only.
+ * damaged files are replaced; a read-only folder means memory only. (Eight processes filling one
+ * empty cache at once: test/load/cache-race.test.ts, with the other tests that run dist/ in child
+ * processes.)
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type * as Fs from 'node:fs/promises';
 import { chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createEncryptedFetch, parseCertificate } from '../../src/index.js';
+import { createEncryptedFetch } from '../../src/index.js';
 import {
   createMockCertificate,
   p384CertificatePem,
@@ -18,18 +19,16 @@ import {
   type MockArkServer,
 } from '../../src/testing/index.js';
 import { DAY_MS, filesUnder, modeOf, originCacheFile, useTempCacheDir } from '../certificates/helpers.js';
-import { startChild } from '../load/child.js';
 import { API_KEY, encryptedChat } from './helpers.js';
 
 let server: MockArkServer;
-let tmp: string;
 let cacheDir: string;
 
 beforeAll(async () => {
   server = await startMockArkServer({ apiKey: API_KEY });
 });
 afterAll(() => server.close());
-useTempCacheDir((dirs) => ({ tmp, cacheDir } = dirs));
+useTempCacheDir((dirs) => ({ cacheDir } = dirs));
 
 const cacheFile = (): string => originCacheFile(cacheDir, server.url);
 
@@ -79,63 +78,6 @@ describe('a damaged cache file is deleted, fetched again and replaced', () => {
     expect(await fetchesFor()).toBe(1);
     expect(await readFile(cacheFile(), 'utf8')).toBe(server.certificatePem);
   });
-});
-
-describe('eight processes filling the same empty cache at once', () => {
-  const PROCESSES = 8;
-  const ROUNDS = 2;
-
-  it(`never leave a torn file or a temporary file (${ROUNDS} rounds)`, async () => {
-    for (let round = 0; round < ROUNDS; round++) {
-      const dir = join(tmp, `race-${round}`);
-      const file = originCacheFile(dir, server.url);
-      const children = Array.from({ length: PROCESSES }, () =>
-        startChild('fill-cache.mjs', { CACHE_DIR: dir, URL: server.url, API_KEY }));
-      try {
-        expect(await Promise.all(children.map((child) => child.nextLine()))).toEqual(Array(PROCESSES).fill('ready'));
-        // Meanwhile, read the file over and over: it is absent or whole, never partial.
-        let watching = true;
-        const seen = { absent: 0, whole: 0, torn: [] as string[] };
-        const watcher = (async () => {
-          while (watching) {
-            try {
-              const text = await readFile(file, 'utf8');
-              if (text === server.certificatePem) seen.whole++;
-              else seen.torn.push(text);
-            } catch (error) {
-              if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-              seen.absent++;
-            }
-          }
-        })();
-        const fetchesBefore = server.certificateRequests;
-        for (const child of children) child.process.stdin.write('go\n');
-        const results = (await Promise.all(children.map((child) => child.nextLine()))).map(
-          (line) => JSON.parse(line) as { status: number; content: string; pid: number; warnings: string[] },
-        );
-        watching = false;
-        await watcher;
-
-        for (const result of results) {
-          expect(result).toMatchObject({ status: 200, content: `echo: process ${result.pid}`, warnings: [] });
-        }
-        expect(await Promise.all(children.map((child) => child.exited))).toEqual(Array(PROCESSES).fill(0));
-        const fetches = server.certificateRequests - fetchesBefore;
-        expect(fetches).toBeGreaterThanOrEqual(1);
-        expect(fetches).toBeLessThanOrEqual(PROCESSES);
-        expect(seen.torn).toEqual([]);
-        expect(seen.whole).toBeGreaterThan(0);
-        expect(await filesUnder(dirname(file))).toEqual(['mock-model.pem']);
-        expect(await readFile(file, 'utf8')).toBe(server.certificatePem);
-        expect(parseCertificate(await readFile(file, 'utf8')).publicKey).toEqual(parseCertificate(server.certificatePem).publicKey);
-        expect(await modeOf(file)).toBe(0o644);
-        expect(await modeOf(dir)).toBe(0o700);
-        expect(await modeOf(dirname(file))).toBe(0o700);
-      } finally {
-        for (const child of children) if (child.process.exitCode === null) child.process.kill();
-      }
-    }
-  }, 60_000);
 });
 
 describe('a read-only cache folder means memory only', () => {

@@ -1,5 +1,5 @@
 /**
- * Child process of test/faults/cache.test.ts, on the built library (dist/, or ARK_E2EE_DIST): one
+ * Child process of test/load/cache-race.test.ts, on the built library (dist/, or ARK_E2EE_DIST): one
  * client over the cache folder CACHE_DIR. Prints `ready`, waits for a line on stdin (so that every
  * process starts at once), sends one encrypted request to the mock server at URL, prints one JSON
  * line (the answer and any warnings), and exits.

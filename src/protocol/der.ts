@@ -192,6 +192,10 @@ export function timeAt(der: Uint8Array, tlv: Tlv | undefined, what: string): Dat
   if (tlv === undefined) throw new DerError(`the ${what} is missing`);
   const utc = tlv.tag === TAG.utcTime;
   if (!utc && tlv.tag !== TAG.generalizedTime) throw new DerError(`the ${what} is not a UTCTime or GeneralizedTime`);
+  const length = tlv.end - tlv.contentStart;
+  if (length !== (utc ? 13 : 15)) {
+    throw new DerError(`the ${what} is not in the form RFC 5280 requires (${utc ? 'YYMMDDHHMMSSZ' : 'YYYYMMDDHHMMSSZ'})`);
+  }
   const text = String.fromCharCode(...der.subarray(tlv.contentStart, tlv.end));
   const digits = text.slice(0, -1);
   if (text.length !== (utc ? 13 : 15) || !text.endsWith('Z') || !DIGITS.test(digits)) {
@@ -229,8 +233,12 @@ export function stringAt(der: Uint8Array, tlv: Tlv, what: string): string {
       }
     case TAG.printableString:
     case TAG.ia5String:
-    case TAG.teletexString:
-      return String.fromCharCode(...bytes);
+    case TAG.teletexString: {
+      // One character per octet; a loop, not a spread, so that a long value cannot overflow the stack.
+      let text = '';
+      for (const byte of bytes) text += String.fromCharCode(byte);
+      return text;
+    }
     case TAG.bmpString: {
       if (bytes.length % 2 !== 0) throw new DerError(`the ${what} is a BMPString of odd length`);
       let text = '';

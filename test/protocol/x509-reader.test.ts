@@ -8,7 +8,7 @@
 import { X509Certificate, createPublicKey, verify } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DerError, childrenOf, decodeOid, readTlv } from '../../src/protocol/der.js';
+import { DerError, childrenOf, decodeOid, readTlv, stringAt, timeAt } from '../../src/protocol/der.js';
 import { encodePem, pemBlockDer, splitPemCertificates } from '../../src/protocol/pem.js';
 import { readX509 } from '../../src/protocol/x509.js';
 import { EXTENSION_OID, findExtension, readBasicConstraints, readKeyUsage, readSanDnsNames } from '../../src/protocol/x509-extensions.js';
@@ -117,6 +117,14 @@ describe('X.509 reader on hostile bytes', () => {
       }),
       { numRuns: RUNS * 25 },
     );
+  });
+
+  it('long string and time values are read or refused without overflowing the stack', () => {
+    const long = new Uint8Array(5 + 300_000).fill(0x61);
+    long.set([0x13, 0x83, 0x04, 0x93, 0xe0], 0); // PrintableString of 300 000 (0x0493e0) octets
+    expect(stringAt(long, readTlv(long, 0), 'name').length).toBe(300_000);
+    long[0] = 0x17; // the same length as a UTCTime
+    expect(() => timeAt(long, readTlv(long, 0), 'time')).toThrow(DerError);
   });
 
   it('a trailing byte, an indefinite or a non-minimal length is refused', () => {

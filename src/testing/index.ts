@@ -1,7 +1,4 @@
 /** `ark-e2ee/testing`: a local mock of Ark's encrypted chat service, for tests and the demo. */
-// Node only: the node:crypto backend and the disk cache for whatever runs beside the mock.
-import '../node-platform.js';
-
 export {
   startMockArkServer,
   MOCK_API_PREFIX,

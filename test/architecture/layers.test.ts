@@ -13,9 +13,8 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
 /**
  * Lowest first. A file may import from a layer of the same or a lower rank. Files at the root of
- * src/ are small helpers below everything (errors.ts, race-abort.ts, runtime.ts, platform.ts),
- * except node-platform.ts (it installs the Node-only parts, so it sits on what it installs) and
- * the library entries index.ts and browser.ts. testing/ (`ark-e2ee/testing`) and cli/ sit on the
+ * src/ are small helpers below everything (errors.ts, race-abort.ts), except the library entries
+ * index.ts and browser.ts. testing/ (`ark-e2ee/testing`) and cli/ sit on the
  * library: the CLI runs the vectors through the public entry and serves the mock.
  */
 const LAYERS = [
@@ -25,7 +24,6 @@ const LAYERS = [
   'certificates',
   'credentials',
   'transport',
-  'node-platform',
   'entry',
   'testing',
   'cli',
@@ -38,17 +36,10 @@ const ENTRIES = new Set(['index.ts', 'browser.ts']);
  * Imports that go up, allowed for now, each with why. `from -> to`, both relative to src/.
  * Remove a line when its reason goes; the test fails on a line that no longer matches anything.
  */
-const EXCEPTIONS = new Map<string, string>([
-  // platform.ts is the global seam node-platform.ts fills in (backend 'auto', disk cache); it
-  // names the types it hands out. Both lines go when backend selection moves to package.json
-  // `imports` conditions and platform.ts is deleted (issue 14).
-  ['platform.ts -> crypto/backend.ts', 'type only: the seam hands out a CryptoBackend'],
-  ['platform.ts -> certificates/disk-cache.ts', 'type only: the seam hands out a CertificateStore'],
-]);
+const EXCEPTIONS = new Map<string, string>([]);
 
 function layerOf(file: string): Layer {
   const parts = file.split('/');
-  if (file === 'node-platform.ts') return 'node-platform';
   if (parts.length === 1) return ENTRIES.has(file) ? 'entry' : 'root';
   const layer = parts[0] as Layer;
   if (!LAYERS.includes(layer)) throw new Error(`src/${file} is in no known layer; add its folder to LAYERS`);

@@ -49,8 +49,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const NODE_ONLY = [
   /^node:/,
   /^(src|dist)\/certificates\/(disk-cache|safe-file)\.[jt]s$/,
-  /^(src|dist)\/crypto\/node\.[jt]s$/,
-  /^(src|dist)\/node-platform\.[jt]s$/,
+  /^(src|dist)\/crypto\/(node|native-node)\.[jt]s$/,
+  /^(src|dist)\/certificates\/(files-node|certificate-file)\.[jt]s$/,
   /^(src|dist)\/index\.[jt]s$/,
   /^(src|dist)\/transport\/(undici|undici-support|proxy)\.[jt]s$/,
   /^(src|dist)\/(testing|cli)\//,
@@ -124,6 +124,7 @@ describe('the browser bundle', () => {
       bundle: true,
       format: 'esm',
       platform: 'node',
+      conditions: ['ark-e2ee-source'],
       packages: 'external',
       write: false,
       metafile: true,

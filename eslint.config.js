@@ -66,7 +66,7 @@ export default tseslint.config(
               message: 'the browser core must not depend on Node: reach it through a `#` import with a `node` condition (package.json `imports`).',
             },
             {
-              group: ['undici', '**/certificates/disk-cache.js', '**/certificates/safe-file.js', '**/certificates/certificate-file.js', '**/certificates/files-node.js', '**/crypto/node.js', '**/crypto/native-node.js', '**/index.js', '**/transport/undici*.js', '**/transport/proxy.js', '**/testing/**', '**/cli/**'],
+              group: ['undici', '**/certificates/disk-cache.js', '**/certificates/safe-file.js', '**/certificates/certificate-file.js', '**/certificates/files-node.js', '**/crypto/node.js', '**/crypto/native-node.js', '**/index.js', '**/transport/undici/**', '**/transport/proxy.js', '**/testing/**', '**/cli/**'],
               allowTypeImports: true,
               message: 'a Node-only module: the browser core reaches it only through `#crypto/native` or `#certificates/files` (package.json `imports`).',
             },

@@ -7,4 +7,4 @@
  */
 
 export * from './browser.js';
-export { arkEncryption, type ArkEncryptionInterceptorOptions } from './transport/undici.js';
+export { arkEncryption, type ArkEncryptionInterceptorOptions } from './transport/undici/index.js';

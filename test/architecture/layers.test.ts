@@ -134,7 +134,7 @@ describe('layers', () => {
     expect(goesUp({ from: 'crypto/node.ts', to: 'protocol/session.ts' })).toBe(true);
     expect(goesUp({ from: 'errors.ts', to: 'crypto/backend.ts' })).toBe(true);
     expect(goesUp({ from: 'transport/encryptor.ts', to: 'protocol/session.ts' })).toBe(false);
-    expect(goesUp({ from: 'index.ts', to: 'transport/undici.ts' })).toBe(false);
+    expect(goesUp({ from: 'index.ts', to: 'transport/undici/index.ts' })).toBe(false);
   });
 
   it('protocol/ is pure: no node: modules, no packages but pure ones, no timers', () => {

@@ -52,7 +52,7 @@ const NODE_ONLY = [
   /^(src|dist)\/crypto\/(node|native-node)\.[jt]s$/,
   /^(src|dist)\/certificates\/(files-node|certificate-file)\.[jt]s$/,
   /^(src|dist)\/index\.[jt]s$/,
-  /^(src|dist)\/transport\/(undici|undici-support|proxy)\.[jt]s$/,
+  /^(src|dist)\/transport\/(undici\/.*|proxy)\.[jt]s$/,
   /^(src|dist)\/(testing|cli)\//,
   /(^|\/)node_modules\/undici\//,
 ];

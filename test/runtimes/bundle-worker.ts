@@ -11,7 +11,7 @@ const NODE_ONLY = [
   /^dist\/index\.js$/,
   /^dist\/certificates\/(disk-cache|safe-file|certificate-file|files-node)\.js$/,
   /^dist\/crypto\/(node|native-node)\.js$/,
-  /^dist\/transport\/(undici|undici-support|proxy)\.js$/,
+  /^dist\/transport\/(undici\/.*|proxy)\.js$/,
   /^dist\/(testing|cli)\//,
   /(^|\/)node_modules\/undici\//,
 ];

@@ -25,7 +25,6 @@
  * A stream that fails half-way is cut (the client's connection is destroyed): the client never
  * gets text that did not authenticate, and sees an incomplete stream, not a clean end.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -41,8 +40,7 @@ import {
   UnsupportedContentError,
   UnsupportedRequestError,
 } from '../errors.js';
-import { CERTIFICATE_PATH, HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
-import { isOpenApiCall } from '../credentials/openapi.js';
+import { HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
 import { createEncryptedFetch } from './encrypted-fetch.js';
 import { refusePlainChat } from './chat-route.js';
 import { encryptionSwitch } from './encryption-switch.js';
@@ -235,20 +233,8 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
     throw new InvalidOptionError(`the upstream must be an http: or https: URL, not ${upstream.href}`);
   }
   const upstreamPath = upstream.pathname.replace(/\/+$/, '');
-  // The client's disconnect must reach the upstream request. The wrapped fetch hands its inner
-  // fetch the signal of a Request it made, which undici stops following once that Request is
-  // garbage collected; so the inner fetch takes this request's own signal from here instead.
-  // Certificate fetches keep theirs: one may be shared by several requests.
-  const clientSignal = new AsyncLocalStorage<AbortSignal>();
-  const inner = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const upstreamFetch: typeof fetch = (input, init) => {
-    const signal = clientSignal.getStore();
-    const url = String(input instanceof Request ? input.url : input);
-    const certificate = url.endsWith(CERTIFICATE_PATH) || isOpenApiCall(url, options.openApiUrl);
-    return inner(input, signal && !certificate ? { ...init, signal } : init);
-  };
   // Thrown, not answered: the proxy makes its own answers (upstreamFailure) and logs them.
-  const encryptedFetch = createEncryptedFetch({ ...options, errors: 'throw', fetch: upstreamFetch });
+  const encryptedFetch = createEncryptedFetch({ ...options, errors: 'throw' });
   const host = options.host ?? '127.0.0.1';
   const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1) {
@@ -300,8 +286,12 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
         : (wanted(), await requestBody(request, method, guard));
       // encryptAll: whatever its path looks like, a body with chat messages is not sent up plain.
       if (guard && body instanceof Uint8Array) refusePlainChat(method, target.pathname, body);
+      // The client's disconnect reaches the upstream through this signal: the encrypted fetch hands
+      // its inner fetch this very signal (not a Request's copy, which a garbage collection would
+      // detach), and the certificate fetch, shared by the requests for one model, is aborted once
+      // no request waits for it (test/transport/proxy-abort.test.ts).
       const init = { method, headers, body, signal: abort.signal, redirect: 'manual', duplex: 'half' } as RequestInit;
-      answer = await clientSignal.run(abort.signal, () => encryptedFetch(target, init));
+      answer = await encryptedFetch(target, init);
       log.sent = log.encrypted ? 'encrypted' : 'plain';
     } catch (error) {
       // Only an answer that did not decrypt fails after the request went up.

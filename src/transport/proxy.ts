@@ -18,7 +18,8 @@
  * request that is not encrypted and whose body carries chat messages (whatever its path or
  * method, bots included) is refused (chat-route.ts). Errors the proxy makes itself are OpenAI-style JSON:
  * `{"error":{"message","type","code"}}`, `type` being `ark_e2ee_error` or `proxy_error`:
- * - refused before anything was sent (content, request, certificate that cannot be used): 400;
+ * - refused before anything was sent (content, request, certificate that cannot be used, a request
+ *   target that is neither a path nor an http(s) URL: `invalid_request_target`): 400;
  * - the certificate could not be had: 502 (or the service's own 401/403, a wrong API key);
  * - a JSON answer that does not decrypt: 502; the upstream cannot be reached: 502;
  * - the body of a request to encrypt is larger than `maxRequestBytes`: 413, connection closed.
@@ -193,14 +194,16 @@ async function requestBody(request: IncomingMessage, method: string, whole: bool
  * form (`/chat/completions`; `//chat/completions` is a path, not a host), from the URL for the
  * absolute form a client sends to a proxy (`http://host/chat/completions`).
  */
-function askedPath(requestTarget: string): { pathname: string; search: string } {
+function askedPath(requestTarget: string): { pathname: string; search: string } | undefined {
   if (requestTarget.startsWith('/')) {
     const query = requestTarget.indexOf('?');
     return query < 0
       ? { pathname: requestTarget, search: '' }
       : { pathname: requestTarget.slice(0, query), search: requestTarget.slice(query) };
   }
-  const url = new URL(requestTarget, 'http://proxy.invalid');
+  // Anything else (`*`, `host:443`, `chat/completions`, `ftp://…`) names no path to forward.
+  const url = URL.canParse(requestTarget) ? new URL(requestTarget) : undefined;
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) return undefined;
   return { pathname: url.pathname, search: url.search };
 }
 
@@ -226,11 +229,23 @@ function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+function upstreamOf(option: string | URL): URL {
+  const text = String(option);
+  const upstream = URL.canParse(text) ? new URL(text) : undefined;
+  if (upstream === undefined || (upstream.protocol !== 'http:' && upstream.protocol !== 'https:')) {
+    throw new InvalidOptionError(
+      `the upstream must be an absolute http: or https: URL such as https://ark.cn-beijing.volces.com/api/v3, not "${text}"`,
+    );
+  }
+  return upstream;
+}
+
 /** Starts the proxy; resolves once it listens. */
 export async function startEncryptingProxy(options: EncryptingProxyOptions): Promise<EncryptingProxy> {
-  const upstream = new URL(options.upstream);
-  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') {
-    throw new InvalidOptionError(`the upstream must be an http: or https: URL, not ${upstream.href}`);
+  const upstream = upstreamOf(options.upstream);
+  const listenPort = options.port ?? 0;
+  if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535) {
+    throw new InvalidOptionError(`port must be a whole number from 0 (a free port) to 65535, not ${String(options.port)}`);
   }
   const upstreamPath = upstream.pathname.replace(/\/+$/, '');
   // Thrown, not answered: the proxy makes its own answers (upstreamFailure) and logs them.
@@ -251,6 +266,15 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
     const method = log.method;
     const target = new URL(upstream.href);
     const asked = askedPath(log.path);
+    if (asked === undefined) {
+      const failure = new ProxyAnswer(400,
+        `the request target ${JSON.stringify(log.path)} is neither a path (/chat/completions) nor an http(s) URL; ` +
+          'nothing was sent. Give the client the proxy root as its base URL',
+        'invalid_request_error', 'invalid_request_target');
+      log.error = `${failure.code}: ${failure.message}`;
+      sendProxyAnswer(response, failure);
+      return;
+    }
     if (upstreamPath !== '' && (asked.pathname === upstreamPath || asked.pathname.startsWith(`${upstreamPath}/`))) {
       // The client was given the proxy URL with the upstream's base path on it: that path would
       // be doubled (…/api/v3/api/v3/chat/completions), and the certificate request would fail
@@ -345,7 +369,7 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
+    server.listen(listenPort, host, () => {
       server.off('error', reject);
       resolve();
     });

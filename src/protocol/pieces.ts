@@ -84,7 +84,6 @@ const openers = new WeakMap<Session, SessionOpener>();
 
 function openerOf(session: Session): SessionOpener {
   let opener = openers.get(session);
-  // Stryker disable next-line ConditionalExpression: a fresh opener each call only means every open goes to the backend, which returns the same plaintext or undefined
   if (opener === undefined) {
     // Stryker disable next-line ObjectLiteral,BooleanLiteral: these only choose between the backend and the finder, two openers that return the same plaintext or undefined
     opener = { finder: undefined, large: false, shortOpens: 0 };
@@ -98,6 +97,7 @@ function finderOf(session: Session, contentBytes = 0): GcmBoundaryFinder {
   const opener = openerOf(session);
   // Stryker disable next-line ConditionalExpression,EqualityOperator: only the GHASH table window (4 or 8) depends on it; both compute the same tags
   const large = contentBytes > LARGE_CONTENT_BYTES;
+  // Stryker disable next-line BooleanLiteral: remaking the finder for every large content changes its tables' size, not what it finds
   if (opener.finder === undefined || (large && !opener.large)) {
     // noble sizes its tables from the expected length: window 8 above 64 KB, 4 above 1 KB.
     const expected = large ? contentBytes : LARGE_CONTENT_BYTES;
@@ -111,7 +111,7 @@ function finderOf(session: Session, contentBytes = 0): GcmBoundaryFinder {
 function openWhole(session: Session, sealed: Uint8Array): Uint8Array | undefined {
   // Both choices below pick between the finder and the backend, which return the same plaintext
   // for an authentic ciphertext and undefined for any other (test/crypto/gcm-boundary.test.ts).
-  // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: speed only, see above
+  // Stryker disable next-line ConditionalExpression,BlockStatement: speed only, see above
   if (sealed.length <= FINDER_OPEN_MAX_BYTES) {
     const opener = openerOf(session);
     // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,UpdateOperator,BlockStatement: speed only, see above
@@ -154,6 +154,7 @@ function openAll(content: string, session: Session): OpenedPieces | PieceFailure
   let segmentStart = 0;
   for (const segmentEnd of segmentEnds(content)) {
     // With no `=` inside, the one segment is the whole content, decoded and tried above.
+    // Stryker disable next-line EqualityOperator: isWhole only saves decoding, and trying to open, the same bytes again; a `whole` that decoded has no `=` before its end, so its one segment is [0, length)
     const isWhole = whole !== undefined && segmentStart === 0 && segmentEnd === content.length;
     const bytes = isWhole ? whole : decodeBase64(content, segmentStart, segmentEnd);
     if (bytes === undefined) return { offset: segmentStart, reason: 'not-base64' };

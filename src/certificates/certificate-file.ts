@@ -24,13 +24,12 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 type FsPromisesModule = typeof fs;
 import { InvalidCertificateError } from '../errors.js';
+import { PEM_CERTIFICATE_BEGIN as BEGIN, PEM_CERTIFICATE_END as END, pemBeginLabel } from '../protocol/pem.js';
 import { MAX_PEM_CERTIFICATES } from './trust.js';
 
 /** A certificate file larger than this is refused unread: a PEM chain is a few kilobytes. */
 export const MAX_CERTIFICATE_FILE_BYTES = 64 * 1024;
 
-const BEGIN = '-----BEGIN CERTIFICATE-----';
-const END = '-----END CERTIFICATE-----';
 const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Windows has no such mode bits (stat reports 0o666 for any writable file). */
 const WINDOWS = process.platform === 'win32';
@@ -94,8 +93,8 @@ export function certificateFileProblem(text: string): string | undefined {
         openedAt = number;
         continue;
       }
-      const other = /^-----BEGIN (.+)-----$/.exec(line);
-      if (other) return `holds a ${other[1]} block (line ${number}); only CERTIFICATE blocks belong in this file`;
+      const other = pemBeginLabel(line);
+      if (other !== undefined) return `holds a ${other} block (line ${number}); only CERTIFICATE blocks belong in this file`;
       return blocks > 0 && lines.slice(index).every((rest) => !rest.startsWith(BEGIN))
         ? `has text after the last certificate block (line ${number})`
         : `has text outside the certificate blocks (line ${number})`;

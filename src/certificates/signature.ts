@@ -83,9 +83,9 @@ function algorithmOf(der: Uint8Array): { oid: string | undefined; parameters: Ui
 }
 
 /** RSASSA-PSS-params → WebCrypto's hash and salt length; a reason string when unsupported. */
-function pssParameters(parameters: ArrayBuffer | null | undefined): { hash: Hash; saltLength: number } | string {
-  if (!(parameters instanceof ArrayBuffer)) return 'RSASSA-PSS without parameters (SHA-1) is not accepted';
-  const der = new Uint8Array(parameters);
+function pssParameters(parameters: Uint8Array | undefined): { hash: Hash; saltLength: number } | string {
+  if (parameters === undefined) return 'RSASSA-PSS without parameters (SHA-1) is not accepted';
+  const der = parameters;
   let hashOid = OID.sha1 as string;
   let mgfHashOid = OID.sha1 as string;
   let saltLength = 20;
@@ -127,8 +127,8 @@ interface VerifyPlan {
 
 /** How to verify what `child` says it is signed with under `issuer`'s key, or why not. */
 function planFor(child: TrustCertificate, issuer: TrustCertificate): VerifyPlan | string {
-  const algorithm = child.signatureAlgorithm.algorithm;
-  const keyType = issuer.keyAlgorithm.algorithm;
+  const algorithm = child.signatureAlgorithm.oid;
+  const keyType = issuer.keyAlgorithm.oid;
   const weak = WEAK_SIGNATURES[algorithm];
   if (weak !== undefined) return `it is signed with ${weak}, which is not accepted`;
   const fixed = SIGNATURES[algorithm];
@@ -170,8 +170,8 @@ function planFor(child: TrustCertificate, issuer: TrustCertificate): VerifyPlan 
   return `its signature algorithm ${algorithm} is not supported (ECDSA, RSA PKCS#1 v1.5 or PSS with SHA-2, Ed25519)`;
 }
 
-function oidOfCurve(parameters: ArrayBuffer | null | undefined): string | undefined {
-  return parameters instanceof ArrayBuffer ? decodeOid(new Uint8Array(parameters)) : undefined;
+function oidOfCurve(parameters: Uint8Array | undefined): string | undefined {
+  return parameters === undefined ? undefined : decodeOid(parameters);
 }
 
 /** `undefined` when `issuer`'s key verifies `child`'s signature; otherwise why not. */

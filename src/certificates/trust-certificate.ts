@@ -1,49 +1,41 @@
 /**
- * One certificate as the trust checks see it (trust.ts): read from a PEM block with
- * @peculiar/asn1-x509 plus the exact DER bytes of the fields that are signed or compared, and the
- * checks that concern one certificate alone (validity, CA constraints, key usage, critical
- * extensions). Runtime-neutral.
+ * One certificate as the trust checks see it (trust.ts): read with the library's X.509 reader
+ * (protocol/x509.ts), which keeps the exact DER bytes of the fields that are signed or compared,
+ * and the checks that concern one certificate alone (validity, CA constraints, key usage,
+ * critical extensions). Runtime-neutral.
  */
-import { AsnConvert } from '@peculiar/asn1-schema';
+import { encodeBase64 } from '../crypto/base64.js';
+import { DerError } from '../protocol/der.js';
+import { pemBlockDer } from '../protocol/pem.js';
+import { readX509, type AlgorithmIdentifier, type NameAttribute } from '../protocol/x509.js';
 import {
-  type AlgorithmIdentifier,
-  BasicConstraints,
-  Certificate,
-  KeyUsage,
-  KeyUsageFlags,
-  type Name,
-  id_ce_authorityKeyIdentifier,
-  id_ce_basicConstraints,
-  id_ce_certificatePolicies,
-  id_ce_extKeyUsage,
-  id_ce_keyUsage,
-  id_ce_subjectAltName,
-  id_ce_subjectKeyIdentifier,
-  type Time,
-} from '@peculiar/asn1-x509';
+  EXTENSION_OID,
+  KEY_USAGE,
+  describeKeyUsage,
+  findExtension,
+  readBasicConstraints,
+  readKeyUsage,
+  type BasicConstraints,
+} from '../protocol/x509-extensions.js';
 
-import { decodeBase64, encodeBase64 } from '../crypto/base64.js';
-import { DerError, bytesOf, childrenOf, readTlv, sameBytes } from '../protocol/der.js';
-
-const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
-const PEM_END = '-----END CERTIFICATE-----';
+export { splitPemCertificates } from '../protocol/pem.js';
 
 /** Critical extensions whose meaning is honoured (or harmless to accept) here. */
 const KNOWN_CRITICAL = new Set<string>([
-  id_ce_basicConstraints,
-  id_ce_keyUsage,
-  id_ce_extKeyUsage,
-  id_ce_subjectAltName,
-  id_ce_subjectKeyIdentifier,
-  id_ce_authorityKeyIdentifier,
-  id_ce_certificatePolicies,
+  EXTENSION_OID.basicConstraints,
+  EXTENSION_OID.keyUsage,
+  EXTENSION_OID.extKeyUsage,
+  EXTENSION_OID.subjectAltName,
+  EXTENSION_OID.subjectKeyIdentifier,
+  EXTENSION_OID.authorityKeyIdentifier,
+  EXTENSION_OID.certificatePolicies,
 ]);
 
 const EXTENSION_NAMES: Readonly<Record<string, string>> = {
-  '2.5.29.30': 'nameConstraints',
-  '2.5.29.33': 'policyMappings',
-  '2.5.29.36': 'policyConstraints',
-  '2.5.29.54': 'inhibitAnyPolicy',
+  [EXTENSION_OID.nameConstraints]: 'nameConstraints',
+  [EXTENSION_OID.policyMappings]: 'policyMappings',
+  [EXTENSION_OID.policyConstraints]: 'policyConstraints',
+  [EXTENSION_OID.inhibitAnyPolicy]: 'inhibitAnyPolicy',
 };
 
 const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
@@ -84,96 +76,44 @@ export interface TrustCertificate {
   readonly unknownCritical: string | undefined;
 }
 
-/**
- * Every CERTIFICATE block of a PEM text, each as its own PEM text, in order. A linear scan: a
- * hostile text of many BEGIN lines without END costs one pass, not one pass per BEGIN.
- */
-export function splitPemCertificates(text: string): string[] {
-  const blocks: string[] = [];
-  for (let begin = text.indexOf(PEM_BEGIN); begin >= 0; ) {
-    const end = text.indexOf(PEM_END, begin + PEM_BEGIN.length);
-    if (end < 0) break; // no END after this BEGIN, hence none after any later one either
-    blocks.push(text.slice(begin, end + PEM_END.length));
-    begin = text.indexOf(PEM_BEGIN, end + PEM_END.length);
-  }
-  return blocks;
-}
-
-function describeName(name: Name): string {
-  const parts: string[] = [];
-  for (const rdn of name) {
-    for (const attribute of rdn) {
-      const type = ATTRIBUTE_NAMES[attribute.type] ?? attribute.type;
-      parts.push(`${type}=${attribute.value.toString()}`);
-    }
-  }
+function describeName(attributes: readonly NameAttribute[]): string {
+  const parts = attributes.map(({ oid, value }) => `${ATTRIBUTE_NAMES[oid] ?? oid}=${value ?? '(not text)'}`);
   return parts.length === 0 ? '(empty name)' : parts.join(', ');
 }
 
-function dateOf(time: Time): Date {
-  const date = time.utcTime ?? time.generalTime;
-  if (!(date instanceof Date) || Number.isNaN(date.getTime())) throw new DerError('bad validity time');
-  return date;
-}
-
+/** Reads one CERTIFICATE block; a DerError saying what is wrong when it cannot be read. */
 export function readCertificate(pemBlock: string): TrustCertificate {
-  const body = pemBlock.slice(PEM_BEGIN.length, pemBlock.length - PEM_END.length).replace(/\s+/g, '');
-  const der = decodeBase64(body);
-  if (der === undefined || der.length === 0) throw new DerError('the PEM body is not valid base64');
-  const outer = readTlv(der, 0);
-  if (outer.tag !== 0x30 || outer.end !== der.length) throw new DerError('not one DER SEQUENCE');
-  const [tbsTlv, innerAlgorithmTlv, signatureTlv, extra] = childrenOf(der, outer);
-  if (tbsTlv === undefined || innerAlgorithmTlv === undefined || signatureTlv === undefined || extra !== undefined) {
-    throw new DerError('not a Certificate SEQUENCE of three');
-  }
-  const fields = childrenOf(der, tbsTlv);
-  const at = fields[0]?.tag === 0xa0 ? 1 : 0; // [0] version
-  const tbsAlgorithm = bytesOf(der, fields[at + 1]);
-  if (!sameBytes(tbsAlgorithm, bytesOf(der, innerAlgorithmTlv))) {
-    throw new DerError('its two signature algorithm fields differ');
-  }
-  if (signatureTlv.tag !== 0x03 || der[signatureTlv.contentStart] !== 0) throw new DerError('bad signature BIT STRING');
-
-  const parsed = AsnConvert.parse(der.slice().buffer, Certificate);
-  const tbs = parsed.tbsCertificate;
+  const der = pemBlockDer(pemBlock);
+  if (der === undefined) throw new DerError('the PEM body is not valid base64');
+  const certificate = readX509(der);
   let basicConstraints: BasicConstraints | undefined;
   let keyUsage: number | undefined;
-  let unknownCritical: string | undefined;
-  const seen = new Set<string>();
-  for (const extension of tbs.extensions ?? []) {
-    if (seen.has(extension.extnID)) throw new DerError(`extension ${extension.extnID} appears twice`);
-    seen.add(extension.extnID);
-    if (extension.extnID === id_ce_basicConstraints) {
-      basicConstraints = AsnConvert.parse(extension.extnValue.buffer, BasicConstraints);
-    } else if (extension.extnID === id_ce_keyUsage) {
-      keyUsage = AsnConvert.parse(extension.extnValue.buffer, KeyUsage).toNumber();
-    }
-    if (extension.critical && !KNOWN_CRITICAL.has(extension.extnID) && unknownCritical === undefined) {
-      const known = EXTENSION_NAMES[extension.extnID];
-      unknownCritical = known === undefined ? `OID ${extension.extnID}` : `${known} (OID ${extension.extnID})`;
-    }
-  }
-  const subject = bytesOf(der, fields[at + 4]);
-  const spki = bytesOf(der, fields[at + 5]);
-  const keyId = encodeBase64(spki);
+  const constraints = findExtension(certificate, EXTENSION_OID.basicConstraints);
+  if (constraints !== undefined) basicConstraints = readBasicConstraints(constraints.value);
+  const usage = findExtension(certificate, EXTENSION_OID.keyUsage);
+  if (usage !== undefined) keyUsage = readKeyUsage(usage.value);
+  const critical = certificate.extensions.find((extension) => extension.critical && !KNOWN_CRITICAL.has(extension.oid));
+  const known = critical === undefined ? undefined : EXTENSION_NAMES[critical.oid];
+  const keyId = encodeBase64(certificate.spki);
   return {
-    der,
-    tbs: bytesOf(der, tbsTlv),
-    issuer: bytesOf(der, fields[at + 2]),
-    subject,
-    spki,
+    der: certificate.der,
+    tbs: certificate.tbs,
+    issuer: certificate.issuer,
+    subject: certificate.subject,
+    spki: certificate.spki,
     keyId,
-    identity: `${encodeBase64(subject)} ${keyId}`,
-    signature: der.slice(signatureTlv.contentStart + 1, signatureTlv.end),
-    signatureAlgorithm: parsed.signatureAlgorithm,
-    keyAlgorithm: tbs.subjectPublicKeyInfo.algorithm,
-    notBefore: dateOf(tbs.validity.notBefore),
-    notAfter: dateOf(tbs.validity.notAfter),
-    name: describeName(tbs.subject),
-    issuerName: describeName(tbs.issuer),
+    identity: `${encodeBase64(certificate.subject)} ${keyId}`,
+    signature: certificate.signature,
+    signatureAlgorithm: certificate.signatureAlgorithm,
+    keyAlgorithm: certificate.publicKeyAlgorithm,
+    notBefore: certificate.notBefore,
+    notAfter: certificate.notAfter,
+    name: describeName(certificate.subjectAttributes),
+    issuerName: describeName(certificate.issuerAttributes),
     basicConstraints,
     keyUsage,
-    unknownCritical,
+    unknownCritical:
+      critical === undefined ? undefined : known === undefined ? `OID ${critical.oid}` : `${known} (OID ${critical.oid})`,
   };
 }
 
@@ -190,22 +130,22 @@ export function validityProblem(certificate: TrustCertificate, nowMs: number): s
 /** Leaf key usage: absent, or naming keyAgreement (ECDH) or digitalSignature. */
 export function leafUsageProblem(leaf: TrustCertificate): string | undefined {
   if (leaf.keyUsage === undefined) return undefined;
-  if ((leaf.keyUsage & (KeyUsageFlags.keyAgreement | KeyUsageFlags.digitalSignature)) !== 0) return undefined;
+  if ((leaf.keyUsage & (KEY_USAGE.keyAgreement | KEY_USAGE.digitalSignature)) !== 0) return undefined;
   return (
-    `the model certificate's keyUsage ${new KeyUsage(leaf.keyUsage).toString()} allows neither keyAgreement ` +
+    `the model certificate's keyUsage ${describeKeyUsage(leaf.keyUsage)} allows neither keyAgreement ` +
     'nor digitalSignature, so it is not meant for the key agreement the protocol does'
   );
 }
 
 export function issuerProblem(issuer: TrustCertificate, intermediatesBelow: number): string | undefined {
   const constraints = issuer.basicConstraints;
-  if (constraints?.cA !== true) {
+  if (constraints?.ca !== true) {
     return `"${issuer.name}" issued a certificate but is not a CA certificate (no basicConstraints cA=true)`;
   }
-  if (issuer.keyUsage !== undefined && (issuer.keyUsage & KeyUsageFlags.keyCertSign) === 0) {
+  if (issuer.keyUsage !== undefined && (issuer.keyUsage & KEY_USAGE.keyCertSign) === 0) {
     return `"${issuer.name}" issued a certificate but its keyUsage lacks keyCertSign`;
   }
-  const pathLen = constraints.pathLenConstraint;
+  const pathLen = constraints.pathLength;
   if (pathLen !== undefined && intermediatesBelow > pathLen) {
     return `"${issuer.name}" allows ${pathLen} intermediate CA(s) below it (pathLenConstraint), the chain has ${intermediatesBelow}`;
   }

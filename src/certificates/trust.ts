@@ -12,13 +12,14 @@
  *   valid now, every issuer a CA (basicConstraints cA, keyCertSign when keyUsage is present,
  *   pathLenConstraint honoured), no unknown critical extension, at most 5 certificates.
  *
- * Runtime-neutral: certificates read in trust-certificate.ts (@peculiar/asn1-x509 and a small
- * DER reader, der.ts), signatures and SHA-256 with WebCrypto (signature.ts), the path built with
+ * Runtime-neutral: certificates read in trust-certificate.ts (the library's narrow X.509 reader,
+ * protocol/x509.ts), signatures and SHA-256 with WebCrypto (signature.ts), the path built with
  * a bounded cost (trust-path.ts). No `node:` module.
  */
 import { InvalidCertificateError } from '../errors.js';
 import { decodeBase64, encodeBase64 } from '../crypto/base64.js';
 import { sameBytes } from '../protocol/der.js';
+import { PEM_CERTIFICATE_BEGIN } from '../protocol/pem.js';
 import { pinOf, subtle } from './signature.js';
 import {
   criticalProblem,
@@ -76,7 +77,7 @@ function readOption(option: string | readonly string[] | undefined, what: string
   const blocks = texts.flatMap((text) => splitPemCertificates(text));
   if (blocks.length === 0) {
     throw new InvalidCertificateError(
-      `${what} holds no '-----BEGIN CERTIFICATE-----' block: give PEM certificates, or leave ${what} out`,
+      `${what} holds no '${PEM_CERTIFICATE_BEGIN}' block: give PEM certificates, or leave ${what} out`,
     );
   }
   return blocks.map((block, index) => {
@@ -115,7 +116,7 @@ function readPins(option: readonly string[] | undefined): Set<string> | undefine
 /** The public key pin of the first certificate of a PEM text: base64 SHA-256 of its SPKI DER. */
 export async function certificateKeyPin(pem: string): Promise<string> {
   const [first] = splitPemCertificates(pem);
-  if (first === undefined) throw new InvalidCertificateError("no '-----BEGIN CERTIFICATE-----' block");
+  if (first === undefined) throw new InvalidCertificateError(`no '${PEM_CERTIFICATE_BEGIN}' block`);
   let certificate: TrustCertificate;
   try {
     certificate = readCertificate(first);
@@ -188,7 +189,7 @@ export class CertificateTrust {
   private async evaluate(pem: string, nowMs: number): Promise<Remembered> {
     const blocks = splitPemCertificates(pem);
     const never = { fromMs: Number.NEGATIVE_INFINITY, untilMs: Number.POSITIVE_INFINITY };
-    if (blocks.length === 0) return { why: "it holds no '-----BEGIN CERTIFICATE-----' block", ...never };
+    if (blocks.length === 0) return { why: `it holds no '${PEM_CERTIFICATE_BEGIN}' block`, ...never };
     if (blocks.length > MAX_PEM_CERTIFICATES) {
       return {
         why: `its PEM holds ${blocks.length} certificates; a chain has at most ${MAX_CHAIN_LENGTH}, and at most ` +

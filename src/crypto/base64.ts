@@ -4,10 +4,9 @@
  * Strictness is a security property here: a lenient decoder ignores the unused low bits of the
  * last character, so a flipped bit there would still decrypt and tampering would go unseen.
  * Where `Buffer` exists it does the bulk work (it is several times faster than JS); the input
- * is validated first, because `Buffer` itself is lenient.
+ * is validated first, because `Buffer` itself is lenient. Elsewhere `atob`/`btoa` (every browser
+ * and edge runtime has them) do it, on input validated the same way.
  */
-import { base64 as scureBase64 } from '@scure/base';
-
 interface BufferLike {
   from(input: Uint8Array | ArrayBufferLike | string, offsetOrEncoding?: number | string, length?: number): Uint8Array & {
     toString(encoding: string): string;
@@ -20,7 +19,10 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 
 export function encodeBase64(bytes: Uint8Array): string {
   if (NodeBuffer) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
-  return scureBase64.encode(bytes);
+  let binary = '';
+  // In slices: String.fromCharCode takes its arguments on the stack.
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
 }
 
 /**
@@ -50,5 +52,8 @@ export function decodeBase64(text: string, start = 0, end = text.length): Uint8A
     const buf = NodeBuffer.from(slice, 'base64');
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
   }
-  return scureBase64.decode(slice);
+  const binary = atob(slice);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }

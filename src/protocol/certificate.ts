@@ -5,17 +5,11 @@
  * period are not checked here (there is no trust anchor in the protocol, see §7); the point is
  * checked for length and form only, the crypto backends check it is on the curve at ECDH time.
  */
-import { AsnConvert } from '@peculiar/asn1-schema';
-import {
-  Certificate,
-  SubjectAlternativeName,
-  id_ce_subjectAltName,
-  type Time,
-} from '@peculiar/asn1-x509';
-
 import { InvalidCertificateError } from '../errors.js';
-import { decodeBase64 } from '../crypto/base64.js';
-import { decodeOid } from './der.js';
+import { DerError, decodeOid } from './der.js';
+import { PEM_CERTIFICATE_BEGIN, PEM_CERTIFICATE_END, hasPemCertificateBegin, pemBlockDer, splitPemCertificates } from './pem.js';
+import { readX509, type X509Certificate } from './x509.js';
+import { EXTENSION_OID, findExtension, readSanDnsNames } from './x509-extensions.js';
 import { AICC_KEY_PREFIX, AICC_RING_PREFIX } from './constants.js';
 
 export interface ModelCertificate {
@@ -33,8 +27,6 @@ export interface ModelCertificate {
   readonly pem: string;
 }
 
-const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
-const PEM_END = '-----END CERTIFICATE-----';
 const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 const OID_PRIME256V1 = '1.2.840.10045.3.1.7';
 const P256_UNCOMPRESSED_LENGTH = 65;
@@ -70,61 +62,40 @@ function fail(message: string, cause?: unknown): never {
 
 /** The DER bytes of the one `CERTIFICATE` block in `pem`. */
 function pemToDer(pem: string): Uint8Array {
-  const begin = pem.indexOf(PEM_BEGIN);
-  if (begin < 0) {
-    fail(`model certificate is not a PEM 'CERTIFICATE' block (no '${PEM_BEGIN}' line): ${WHAT_TO_DO}`);
+  const [block, second] = splitPemCertificates(pem);
+  if (block === undefined) {
+    if (!hasPemCertificateBegin(pem)) {
+      fail(`model certificate is not a PEM 'CERTIFICATE' block (no '${PEM_CERTIFICATE_BEGIN}' line): ${WHAT_TO_DO}`);
+    }
+    fail(`model certificate PEM is truncated (no '${PEM_CERTIFICATE_END}' line): ${WHAT_TO_DO}, in full`);
   }
-  const bodyStart = begin + PEM_BEGIN.length;
-  const end = pem.indexOf(PEM_END, bodyStart);
-  if (end < 0) {
-    fail(`model certificate PEM is truncated (no '${PEM_END}' line): ${WHAT_TO_DO}, in full`);
-  }
-  if (pem.indexOf(PEM_BEGIN, end) >= 0) {
+  if (second !== undefined || hasPemCertificateBegin(pem, pem.indexOf(block) + block.length)) {
     fail(`model certificate PEM holds more than one 'CERTIFICATE' block: pass only the model's own certificate`);
   }
-  const body = pem.slice(bodyStart, end).replace(/\s+/g, '');
-  if (body.length === 0) fail(`model certificate PEM block is empty: ${WHAT_TO_DO}`);
-  const der = decodeBase64(body);
+  const der = pemBlockDer(block);
   if (der === undefined) {
+    if (/^\s*$/.test(block.slice(PEM_CERTIFICATE_BEGIN.length, -PEM_CERTIFICATE_END.length))) {
+      fail(`model certificate PEM block is empty: ${WHAT_TO_DO}`);
+    }
     fail(`model certificate PEM body is not valid base64 (it was cut or altered): ${WHAT_TO_DO}, unchanged`);
   }
   return der;
 }
 
-/** Checks that `der` is exactly one DER SEQUENCE: nothing missing and nothing after it. */
-function checkOuterSequence(der: Uint8Array): void {
-  const notDer = `model certificate is not a DER X.509 certificate`;
-  if (der.length < 2 || der[0] !== 0x30) fail(`${notDer} (it does not start with a SEQUENCE): ${WHAT_TO_DO}`);
-  const first = der[1] ?? 0;
-  let length = first;
-  let header = 2;
-  if (first >= 0x80) {
-    const count = first & 0x7f;
-    if (count === 0 || count > 4) fail(`${notDer} (bad outer length): ${WHAT_TO_DO}`);
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + (der[2 + i] ?? 0);
-    header += count;
-  }
-  const total = header + length;
-  if (total > der.length) fail(`${notDer} (truncated: ${der.length} of ${total} bytes): ${WHAT_TO_DO}, in full`);
-  if (total < der.length) fail(`${notDer} (${der.length - total} stray bytes after it): ${WHAT_TO_DO}`);
-}
-
-function checkedPublicKey(cert: Certificate): Uint8Array {
-  const spki = cert.tbsCertificate.subjectPublicKeyInfo;
-  const algorithm = spki.algorithm.algorithm;
+function checkedPublicKey(cert: X509Certificate): Uint8Array {
+  const algorithm = cert.publicKeyAlgorithm.oid;
   if (algorithm !== OID_EC_PUBLIC_KEY) {
     fail(`model certificate key is ${describeOid(algorithm)}, not an EC key on P-256: the protocol needs a P-256 certificate; check that it is the model's E2EE certificate`);
   }
-  const parameters = spki.algorithm.parameters;
-  const curve = parameters instanceof ArrayBuffer ? decodeOid(new Uint8Array(parameters)) : undefined;
+  const parameters = cert.publicKeyAlgorithm.parameters;
+  const curve = parameters === undefined ? undefined : decodeOid(parameters);
   if (curve === undefined) {
     fail(`model certificate EC key does not name its curve (implicit or explicit curve parameters are not supported): the protocol needs a P-256 (prime256v1) key`);
   }
   if (curve !== OID_PRIME256V1) {
     fail(`model certificate EC key is on ${describeOid(curve)}, not P-256 (prime256v1): the protocol needs a P-256 certificate; check that it is the model's E2EE certificate`);
   }
-  const point = new Uint8Array(spki.subjectPublicKey);
+  const point = cert.publicKey;
   if (point.length === P256_COMPRESSED_LENGTH && (point[0] === 0x02 || point[0] === 0x03)) {
     fail(`model certificate P-256 key is a compressed point; compressed keys are not supported: ask for a certificate with an uncompressed key`);
   }
@@ -134,29 +105,15 @@ function checkedPublicKey(cert: Certificate): Uint8Array {
   return point.slice();
 }
 
-function toDate(time: Time, which: string): Date {
-  const date = time.utcTime ?? time.generalTime;
-  if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
-    fail(`model certificate ${which} time is not a valid date: ${WHAT_TO_DO}`);
-  }
-  return new Date(date.getTime());
-}
-
 /** The DNS names of the Subject Alternative Name extension, in order; `[]` without one. */
-function sanDnsNames(cert: Certificate): string[] {
-  const extensions = (cert.tbsCertificate.extensions ?? []).filter((e) => e.extnID === id_ce_subjectAltName);
-  if (extensions.length > 1) fail(`model certificate has more than one Subject Alternative Name extension: ${WHAT_TO_DO}`);
-  const extension = extensions[0];
+function sanDnsNames(cert: X509Certificate): string[] {
+  const extension = findExtension(cert, EXTENSION_OID.subjectAltName);
   if (extension === undefined) return [];
-  let san: SubjectAlternativeName;
   try {
-    san = AsnConvert.parse(extension.extnValue.buffer, SubjectAlternativeName);
+    return readSanDnsNames(extension.value);
   } catch (cause) {
     fail(`model certificate Subject Alternative Name extension is malformed: ${WHAT_TO_DO}`, cause);
   }
-  const names: string[] = [];
-  for (const name of san) if (typeof name.dNSName === 'string') names.push(name.dNSName);
-  return names;
 }
 
 /** The id a SAN DNS name carries after its prefix; `""` for a name that is not such an id. */
@@ -173,35 +130,23 @@ function idAfterPrefix(name: string | undefined, prefix: string): string {
 export function parseCertificate(pem: string): ModelCertificate {
   if (typeof pem !== 'string') fail(`model certificate must be a PEM string, got ${pem === null ? 'null' : typeof pem}`);
   const der = pemToDer(pem);
-  checkOuterSequence(der);
-  let cert: Certificate;
+  let cert: X509Certificate;
   try {
-    // A fresh copy: the decoded bytes may be a view into a shared pool.
-    cert = AsnConvert.parse(der.slice().buffer, Certificate);
+    cert = readX509(der);
   } catch (cause) {
-    fail(`model certificate is not a DER X.509 certificate (${cause instanceof Error ? cause.message : 'unreadable ASN.1'}): ${WHAT_TO_DO}`, cause);
+    if (!(cause instanceof DerError)) throw cause;
+    fail(`model certificate is not a DER X.509 certificate (${cause.message}): ${WHAT_TO_DO}`, cause);
   }
-  let publicKey: Uint8Array;
-  let notBefore: Date;
-  let notAfter: Date;
-  let dnsNames: string[];
-  try {
-    publicKey = checkedPublicKey(cert);
-    notBefore = toDate(cert.tbsCertificate.validity.notBefore, 'notBefore');
-    notAfter = toDate(cert.tbsCertificate.validity.notAfter, 'notAfter');
-    dnsNames = sanDnsNames(cert);
-  } catch (error) {
-    if (error instanceof InvalidCertificateError) throw error;
-    fail(`model certificate could not be read: ${WHAT_TO_DO}`, error);
-  }
+  const publicKey = checkedPublicKey(cert);
+  const dnsNames = sanDnsNames(cert);
   const ringId = idAfterPrefix(dnsNames[0], AICC_RING_PREFIX);
   const keyId = idAfterPrefix(dnsNames[1], AICC_KEY_PREFIX);
   return Object.freeze({
     publicKey,
     ringId,
     keyId,
-    notBefore,
-    notAfter,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
     isAICC: ringId !== '' && keyId !== '',
     pem,
   });

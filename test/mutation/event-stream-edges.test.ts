@@ -60,6 +60,17 @@ describe('fields and data that are passed on', () => {
     expect(text).toBe(`retry: 2500\n${GOOD_OUT}retry: 40\ndata: [DONE]\n\n`);
   });
 
+  it.each([
+    ['a role-only delta', '{ "id": "c", "choices": [ { "index": 0, "delta": { "role": "assistant" } } ] }'],
+    ['an empty and a null content', '{"choices":[{"index":0,"delta":{"content":""}} , {"index":1,"delta":{"content":null}}]}'],
+    ['a usage chunk', '{"choices": [], "usage": {"total_tokens": 8}}'],
+    ['a choice without a delta', '{"choices":[{"index":0,"finish_reason":"stop"}],"z":1,"a":2}'],
+  ])('an event with nothing to decrypt (%s) is passed on byte for byte, not re-serialised', async (_name, data) => {
+    const { text, error } = await readAll(sourceOf(utf8.encode(`${GOOD_EVENT}data: ${data}\n\ndata: [DONE]\n\n`)));
+    expect(error).toBeUndefined();
+    expect(text).toBe(`${GOOD_OUT}data: ${data}\n\ndata: [DONE]\n\n`);
+  });
+
   it.each(['null', '[1,2]', '"text"', '7', 'true'])('JSON that is not an object (%s) is passed on as it came', async (data) => {
     const { text, error } = await readAll(sourceOf(utf8.encode(`${GOOD_EVENT}data: ${data}\n\ndata: [DONE]\n\n`)));
     expect(error).toBeUndefined();

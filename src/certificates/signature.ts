@@ -4,10 +4,9 @@
  * 521, RSA PKCS#1 v1.5 and PSS with SHA-2, Ed25519; SHA-1 and MD5 refused), and the key pin.
  * Runtime-neutral: Node ≥ 20, browsers and edge runtimes all have WebCrypto.
  */
-import { InvalidCertificateError } from '../errors.js';
-import { encodeBase64 } from '../crypto/base64.js';
 import { DerError, childrenOf, decodeOid, ecdsaRawSignature, readTlv } from '../protocol/der.js';
 import type { TrustCertificate } from './trust-certificate.js';
+import { subtle } from './trust-limits.js';
 
 const OID = {
   ecPublicKey: '1.2.840.10045.2.1',
@@ -54,22 +53,6 @@ const CURVES: Readonly<Record<string, { name: string; size: number }>> = {
   [OID.p384]: { name: 'P-384', size: 48 },
   [OID.p521]: { name: 'P-521', size: 66 },
 };
-
-export function subtle(): SubtleCrypto {
-  const crypto = (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto;
-  if (crypto?.subtle === undefined) {
-    throw new InvalidCertificateError(
-      'checking trustAnchors or pinnedKeys needs WebCrypto (globalThis.crypto.subtle), which this runtime does not have',
-    );
-  }
-  return crypto.subtle;
-}
-
-/** base64 SHA-256 of `spki`. */
-export async function pinOf(spki: Uint8Array): Promise<string> {
-  const digest = await subtle().digest('SHA-256', new Uint8Array(spki));
-  return encodeBase64(new Uint8Array(digest));
-}
 
 /** The OID of a DER AlgorithmIdentifier `SEQUENCE { OID, parameters OPTIONAL }`, and its parameters' bytes. */
 function algorithmOf(der: Uint8Array): { oid: string | undefined; parameters: Uint8Array | undefined } {

@@ -3,20 +3,14 @@
  * intermediates to a trust anchor, with a bounded cost. The certificates come from the service,
  * so they are hostile input: at most MAX_CHAIN_LENGTH deep, no CA twice on a path, each
  * (certificate, issuer key) signature checked once, at most MAX_SIGNATURE_CHECKS checks and
- * MAX_LINKS_TRIED candidate issuers per verification (OverBudget when spent).
+ * MAX_LINKS_TRIED candidate issuers per verification (OverBudget when spent). trust.ts loads this
+ * module (and signature.ts with it) on the first chain check: a chunk of its own in a browser bundle.
  */
 import { sameBytes } from '../protocol/der.js';
 import { signatureProblem } from './signature.js';
 import { criticalProblem, issuerProblem, validityProblem, type TrustCertificate } from './trust-certificate.js';
+import { MAX_CHAIN_LENGTH, MAX_SIGNATURE_CHECKS } from './trust-limits.js';
 
-/** At most this many certificates from the model's to the anchor, both included. */
-export const MAX_CHAIN_LENGTH = 5;
-/**
- * At most this many signature checks per verification. A chain of MAX_CHAIN_LENGTH takes 4, a
- * few decoys or cross-certificates a few more; a bundle built to make path building explode
- * (many certificates of one name) is refused once the budget is spent, in milliseconds.
- */
-export const MAX_SIGNATURE_CHECKS = 16;
 /** At most this many (certificate, candidate issuer) links looked at per verification. */
 const MAX_LINKS_TRIED = 64;
 
@@ -66,24 +60,6 @@ export class SearchBudget {
       );
     }
   }
-}
-
-/**
- * The span around `nowMs` in which no certificate of `certificates` becomes valid or expires.
- * Time enters a verification only through those comparisons, so a failure at `nowMs` is the
- * same failure anywhere in this span.
- */
-export function steadySpan(certificates: readonly TrustCertificate[], nowMs: number): { fromMs: number; untilMs: number } {
-  let fromMs = Number.NEGATIVE_INFINITY;
-  let untilMs = Number.POSITIVE_INFINITY;
-  for (const certificate of certificates) {
-    // Valid exactly for notBefore <= now <= notAfter: changes happen at notBefore and notAfter + 1.
-    for (const edge of [certificate.notBefore.getTime(), certificate.notAfter.getTime() + 1]) {
-      if (edge <= nowMs) fromMs = Math.max(fromMs, edge);
-      else untilMs = Math.min(untilMs, edge);
-    }
-  }
-  return { fromMs, untilMs };
 }
 
 /**

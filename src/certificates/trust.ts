@@ -14,13 +14,12 @@
  *
  * Runtime-neutral: certificates read in trust-certificate.ts (the library's narrow X.509 reader,
  * protocol/x509.ts), signatures and SHA-256 with WebCrypto (signature.ts), the path built with
- * a bounded cost (trust-path.ts). No `node:` module.
+ * a bounded cost (trust-path.ts, loaded on the first chain check). No `node:` module.
  */
-import { InvalidCertificateError } from '../errors.js';
+import { CertificateUnavailableError, InvalidCertificateError } from '../errors.js';
 import { decodeBase64, encodeBase64 } from '../crypto/base64.js';
 import { sameBytes } from '../protocol/der.js';
 import { PEM_CERTIFICATE_BEGIN } from '../protocol/pem.js';
-import { pinOf, subtle } from './signature.js';
 import {
   criticalProblem,
   leafUsageProblem,
@@ -29,10 +28,32 @@ import {
   validityProblem,
   type TrustCertificate,
 } from './trust-certificate.js';
-import { MAX_CHAIN_LENGTH, OverBudget, SearchBudget, buildPath, steadySpan, type Failure } from './trust-path.js';
+import { MAX_CHAIN_LENGTH, pinOf, steadySpan, subtle } from './trust-limits.js';
+import type { Failure } from './trust-path.js';
 
 export { splitPemCertificates } from './trust-certificate.js';
-export { MAX_CHAIN_LENGTH, MAX_SIGNATURE_CHECKS } from './trust-path.js';
+export { MAX_CHAIN_LENGTH, MAX_SIGNATURE_CHECKS } from './trust-limits.js';
+
+/**
+ * Path building and signature checks, loaded on the first chain check: most programs set no
+ * trustAnchors, and a browser bundle keeps this code in a chunk of its own. A load that fails
+ * is not remembered, so the next verification tries again.
+ */
+let pathCode: Promise<typeof import('./trust-path.js')> | undefined;
+
+async function loadPathCode(): Promise<typeof import('./trust-path.js')> {
+  pathCode ??= import('./trust-path.js');
+  try {
+    return await pathCode;
+  } catch (cause) {
+    pathCode = undefined;
+    throw new CertificateUnavailableError(
+      `the certificate chain check could not load its code (${(cause as Error).message}); nothing was sent. ` +
+        'The next request tries to load it again; if this persists, check that every chunk of the application bundle is served',
+      { cause },
+    );
+  }
+}
 
 /** The trust settings of `ArkEncryptionOptions`. */
 export interface TrustOptions {
@@ -227,6 +248,7 @@ export class CertificateTrust {
         for (const certificate of [...bundled, ...this.intermediates]) {
           if (!sameBytes(certificate.der, leaf.der)) pool.set(encodeBase64(certificate.der), certificate);
         }
+        const { OverBudget, SearchBudget, buildPath } = await loadPathCode();
         let found: TrustCertificate[] | Failure;
         try {
           found = await buildPath(this.anchors, [leaf], [...pool.values()], new SearchBudget(nowMs));

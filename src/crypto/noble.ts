@@ -3,7 +3,7 @@
  * (browsers, edge functions, Deno, Bun) with no native code.
  */
 import { ecb, gcm } from '@noble/ciphers/aes.js';
-import { p256 } from '@noble/curves/nist.js';
+import { ecdh, weierstrass } from '@noble/curves/abstract/weierstrass.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ArkE2EEError, InvalidKeyError } from '../errors.js';
@@ -14,6 +14,23 @@ import {
   type CryptoBackend,
   type KeyAgreement,
 } from './backend.js';
+
+/**
+ * P-256 (SEC 2 §2.4.2, FIPS 186-5 §3.2.1.3) for ECDH only: built from noble's Weierstrass code
+ * with the curve's published parameters instead of taken from nist.js, so that a browser bundle
+ * carries neither ECDSA nor the other NIST curves and their hash-to-curve code.
+ */
+const p256 = ecdh(
+  weierstrass({
+    p: BigInt('0xffffffff00000001000000000000000000000000ffffffffffffffffffffffff'),
+    n: BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'),
+    h: BigInt(1),
+    a: BigInt('0xffffffff00000001000000000000000000000000fffffffffffffffffffffffc'),
+    b: BigInt('0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b'),
+    Gx: BigInt('0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296'),
+    Gy: BigInt('0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5'),
+  }),
+);
 
 /** RFC 5869 §2.3: L <= 255 * HashLen, i.e. 8160 bytes for SHA-256. */
 const HKDF_SHA256_MAX_LENGTH = 255 * 32;

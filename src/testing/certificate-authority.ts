@@ -30,6 +30,7 @@ import {
   id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
 import { AICC_KEY_PREFIX, AICC_RING_PREFIX } from '../protocol/constants.js';
+import { encodePem } from '../protocol/pem.js';
 
 /** Subject common name of every mock certificate. */
 export const MOCK_CERTIFICATE_SUBJECT = 'ark-e2ee mock model';
@@ -55,7 +56,7 @@ export interface MockCertificateOptions {
 }
 
 export interface MockCertificate {
-  /** The certificate, PEM (`-----BEGIN CERTIFICATE-----`). */
+  /** The certificate, PEM (one CERTIFICATE block). */
   readonly certificatePem: string;
   /** The certificate, DER. */
   readonly certificateDer: Uint8Array;
@@ -92,9 +93,7 @@ function serialNumber(): ArrayBuffer {
 }
 
 export function toPem(der: Uint8Array, label = 'CERTIFICATE'): string {
-  const base64 = Buffer.from(der).toString('base64');
-  const lines = base64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+  return encodePem(der, label);
 }
 
 function nameOf(commonName: string): Name {

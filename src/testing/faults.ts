@@ -30,6 +30,7 @@ import type { ServerResponse } from 'node:http';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Certificate, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { createMockCertificate, toPem } from './certificate-authority.js';
+import { PEM_CERTIFICATE_BEGIN, encodePem } from '../protocol/pem.js';
 import { completionBody, completionChunks, errorBody, type ResponseContext } from './responses.js';
 import { MOCK_MODELS, mockPieces, type AnswerPlan } from './scenarios.js';
 import { serverEncrypt } from './service-crypto.js';
@@ -135,12 +136,12 @@ export function answerCertificateFault(fault: CertificateFault, response: Server
       return send(response, 403, JSON.stringify(errorBody('AccessDenied',
         'The request is not authorized to get the certificate of this model.', 'Forbidden')));
     case 'invalid-json':
-      return send(response, 200, '{"Certificate": "-----BEGIN CERTIFICATE-----\\nMIIB');
+      return send(response, 200, `{"Certificate": "${PEM_CERTIFICATE_BEGIN}\\nMIIB`);
     case 'error-member':
       return send(response, 200, JSON.stringify(errorBody('ModelNotOpen',
         'Encryption is not enabled for this model.', 'BadRequest')));
     case 'garbage-pem':
-      return certificate(`-----BEGIN CERTIFICATE-----\n${Buffer.from(PLAIN_CERTIFICATE_ANSWER).toString('base64')}\n-----END CERTIFICATE-----\n`);
+      return certificate(encodePem(new TextEncoder().encode(PLAIN_CERTIFICATE_ANSWER)));
     case 'p384':
       return certificate(p384CertificatePem());
     case 'expired':

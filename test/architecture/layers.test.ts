@@ -119,9 +119,6 @@ const PURE_PACKAGES = [
   '@noble/hashes',
   '@noble/curves',
   '@noble/ciphers',
-  '@scure/base',
-  '@peculiar/asn1-schema',
-  '@peculiar/asn1-x509',
 ];
 
 /** Timers, network, process and I/O globals a pure module must not touch (comments and strings aside). */
@@ -224,5 +221,19 @@ describe('layers', () => {
       /\bprocess\.env\b|\benvironment\(/.test(code(readFileSync(join(SRC, file), 'utf8'))),
     );
     expect(readers).toEqual([]);
+  });
+
+  it('one PEM reader: no file but protocol/pem.ts spells a BEGIN line', () => {
+    const spelling = FILES.filter((file) => file !== 'protocol/pem.ts' && readFileSync(join(SRC, file), 'utf8').includes('-----BEGIN'));
+    expect(spelling).toEqual([]);
+  });
+
+  it('one DER reader: no ASN.1 package outside testing/, and only protocol/der.ts decodes an OBJECT IDENTIFIER', () => {
+    const asn1Users = FILES.filter(
+      (file) => layerOf(file) !== 'testing' && specifiers(readFileSync(join(SRC, file), 'utf8')).some((s) => /^@peculiar\/|^asn1js$|^pkijs$/.test(s)),
+    );
+    expect(asn1Users).toEqual([]);
+    const oidDecoders = FILES.filter((file) => /\bfunction\s+\w*(decodeOid|oidFrom|parseOid|readOid)\w*\s*\(/i.test(code(readFileSync(join(SRC, file), 'utf8'))));
+    expect(oidDecoders).toEqual(['protocol/der.ts']);
   });
 });

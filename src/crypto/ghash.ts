@@ -34,6 +34,8 @@
  * noble's GHASH, used before this file, is table-driven in the same way.
  */
 
+import { InvalidKeyError } from '../errors.js';
+
 const BLOCK = 16;
 /** GHASH's reduction constant R (§6.3), in the top byte of word 0. */
 const R = 0xe1000000 | 0;
@@ -116,7 +118,7 @@ export class Ghash {
 
   /** `hashKey`: H = E(K, 0^128), 16 bytes. */
   constructor(hashKey: Uint8Array) {
-    if (hashKey.length !== BLOCK) throw new RangeError(`GHASH key must be 16 bytes, got ${hashKey.length}`);
+    if (hashKey.length !== BLOCK) throw new InvalidKeyError(`GHASH key must be 16 bytes, got ${hashKey.length}`);
     this.power = powers(hashKey);
     this.table = windowTables(this.power, 4);
   }

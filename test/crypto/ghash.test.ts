@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Ghash, gcmHash } from '../../src/crypto/ghash.js';
+import { InvalidKeyError } from '../../src/errors.js';
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -236,5 +237,19 @@ describe('against a BigInt GF(2^128) multiplication (§6.3 Algorithm 1)', () => 
 
   it('refuses a hash key that is not 16 bytes', () => {
     expect(() => new Ghash(new Uint8Array(15))).toThrow(/16 bytes, got 15/);
+  });
+});
+
+describe('Ghash refuses a hash key of the wrong length', () => {
+  it.each([0, 15, 17, 32])('%i bytes: InvalidKeyError naming the length', (length) => {
+    let caught: unknown;
+    try {
+      new Ghash(new Uint8Array(length));
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InvalidKeyError);
+    expect((caught as InvalidKeyError).code).toBe('ERR_ARK_E2EE_INVALID_KEY');
+    expect((caught as Error).message).toContain(`16 bytes, got ${length}`);
   });
 });

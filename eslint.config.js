@@ -35,6 +35,8 @@ export default tseslint.config(
       'src/crypto/backend.ts',
       'src/crypto/noble.ts',
       'src/crypto/select.ts',
+      'src/crypto/native-none.ts',
+      'src/certificates/files-none.ts',
       'src/crypto/gcm-boundary.ts',
       'src/crypto/webcrypto-seal.ts',
       'src/certificates/source.ts',
@@ -44,8 +46,6 @@ export default tseslint.config(
       'src/transport/encrypted-fetch.ts',
       'src/errors.ts',
       'src/any-signal.ts',
-      'src/runtime.ts',
-      'src/platform.ts',
       'src/browser.ts',
     ],
     rules: {
@@ -57,18 +57,18 @@ export default tseslint.config(
             .map((name) => ({
               name,
               allowTypeImports: true,
-              message: 'the browser core must not depend on Node: reach it through src/runtime.ts or src/platform.ts.',
+              message: 'the browser core must not depend on Node: reach it through a `#` import with a `node` condition (package.json `imports`).',
             })),
           patterns: [
             {
               group: ['node:*'],
               allowTypeImports: true,
-              message: 'the browser core must not depend on Node: reach it through src/runtime.ts or src/platform.ts.',
+              message: 'the browser core must not depend on Node: reach it through a `#` import with a `node` condition (package.json `imports`).',
             },
             {
-              group: ['undici', '**/certificates/disk-cache.js', '**/crypto/node.js', '**/node-platform.js', '**/index.js', '**/transport/undici*.js', '**/transport/proxy.js', '**/testing/**', '**/cli/**'],
+              group: ['undici', '**/certificates/disk-cache.js', '**/certificates/safe-file.js', '**/certificates/certificate-file.js', '**/certificates/files-node.js', '**/crypto/node.js', '**/crypto/native-node.js', '**/index.js', '**/transport/undici/**', '**/transport/proxy.js', '**/testing/**', '**/cli/**'],
               allowTypeImports: true,
-              message: 'a Node-only module: the browser core reaches it only through src/platform.ts (installed by src/node-platform.ts).',
+              message: 'a Node-only module: the browser core reaches it only through `#crypto/native` or `#certificates/files` (package.json `imports`).',
             },
           ],
         },

@@ -10,6 +10,8 @@
  *                                 on a shared machine); the loopback row stays on wall time
  *   ARK_E2EE_BENCH_DIST=/other/dist npm run bench   measure another build (e.g. an older one)
  *
+ * The proxy rows come from bench/proxy.mjs (the proxy in a child process, its own CPU time).
+ *
  * Runs on the built `dist/` (`npm install` builds it; after changing src/, `npm run build`).
  * tinybench for every timing: a warm-up, then samples; each workload and its baseline are run
  * in alternating rounds and the median (p50) of all their samples is reported, so that a change
@@ -22,9 +24,9 @@ import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { createCipheriv, createDecipheriv, createECDH, hkdfSync, randomBytes } from 'node:crypto';
 import { Bench } from 'tinybench';
+import { CONCURRENCY, STREAM_EVENTS, measureProxy, startServerThread } from './proxy.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const distDir = path.resolve(process.env.ARK_E2EE_BENCH_DIST ?? path.join(here, '..', 'dist'));
@@ -189,23 +191,6 @@ function streamWorkload(session, count, chunkChars) {
   };
 }
 
-/** The mock server on a worker thread: its work runs beside the client's, as on another host. */
-async function startServerThread() {
-  const worker = new Worker(new URL('./mock-server-worker.mjs', import.meta.url), { workerData: { testing: dist('testing/index.js') } });
-  const { url, certificatePem } = await new Promise((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  return {
-    url,
-    certificatePem,
-    close: () => new Promise((resolve) => {
-      worker.once('exit', resolve);
-      worker.postMessage('close');
-    }),
-  };
-}
-
 function machine() {
   const cpus = os.cpus();
   return {
@@ -347,7 +332,7 @@ async function main() {
 
   log('loopback round trip…');
   {
-    const server = await startServerThread();
+    const server = await startServerThread(dist);
     try {
       const encryptedFetch = lib.createEncryptedFetch({ cacheDir: false });
       const url = `${server.url}/chat/completions`;
@@ -386,6 +371,20 @@ async function main() {
     } finally {
       await server.close();
     }
+  }
+
+  log('proxy: concurrent streamed chats…');
+  {
+    // bench/proxy.mjs: the proxy in its own process, its CPU time per chat; client latency.
+    const { encrypted, plain, direct } = await measureProxy({ dist, quick, log });
+    const cpu = (mode) => ({ p50: mode.cpuMsPerChat, samples: mode.batches });
+    const at = (mode, p) => ({ p50: mode[p], samples: mode.chats });
+    const chats = `${CONCURRENCY} concurrent streamed chats of ${STREAM_EVENTS} events`;
+    row('proxy-cpu', `proxy CPU per chat, encrypted vs pass-through (${chats})`, cpu(encrypted), cpu(plain), 'the same proxy, not encrypting', 1.5);
+    row('proxy-p50', '  latency p50, encrypted through the proxy (wall)', at(encrypted, 'p50'), at(direct, 'p50'), 'plain, straight to the mock', undefined);
+    row('proxy-p99', '  latency p99, encrypted through the proxy (wall)', at(encrypted, 'p99'), at(direct, 'p99'), 'plain, straight to the mock', undefined);
+    row('proxy-plain-p50', '  latency p50, pass-through proxy (wall)', at(plain, 'p50'), at(direct, 'p50'), 'plain, straight to the mock', undefined);
+    row('proxy-plain-p99', '  latency p99, pass-through proxy (wall)', at(plain, 'p99'), at(direct, 'p99'), 'plain, straight to the mock', undefined);
   }
 
   log('done');

@@ -30,6 +30,9 @@ export function bundleForBrowser(entry) {
     minify: true,
     format: 'esm',
     platform: 'browser',
+    // The package's `#` imports (package.json `imports`) resolve to the TypeScript sources, and,
+    // without the `node` condition, to their browser stubs (no node:crypto, no disk cache).
+    conditions: ['ark-e2ee-source'],
     target: 'es2022',
     write: false,
     metafile: true,

@@ -16,6 +16,7 @@ export type ArkE2EEErrorCode =
   | 'ERR_ARK_E2EE_OPENAPI'
   | 'ERR_ARK_E2EE_RESEND_REFUSED'
   | 'ERR_ARK_E2EE_ANSWER_TOO_LARGE'
+  | 'ERR_ARK_E2EE_REQUEST_TOO_LARGE'
   | 'ERR_ARK_E2EE_INVALID_OPTION';
 
 export class ArkE2EEError extends Error {
@@ -140,6 +141,21 @@ export class ResendRefusedError extends ArkE2EEError {
 export class AnswerTooLargeError extends ArkE2EEError {
   static override readonly code = 'ERR_ARK_E2EE_ANSWER_TOO_LARGE';
   /** The limit that was passed. */
+  readonly limit: number;
+
+  constructor(message: string, details: { limit: number }) {
+    super(message);
+    this.limit = details.limit;
+  }
+}
+
+/**
+ * The body of a request the encrypting proxy was to encrypt is larger than its limit
+ * (`maxRequestBytes`, `--max-body`); the proxy answers 413 and nothing was sent.
+ */
+export class RequestTooLargeError extends ArkE2EEError {
+  static override readonly code = 'ERR_ARK_E2EE_REQUEST_TOO_LARGE';
+  /** The limit that was passed, in bytes. */
   readonly limit: number;
 
   constructor(message: string, details: { limit: number }) {

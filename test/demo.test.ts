@@ -75,7 +75,8 @@ describe('ark-e2ee demo', () => {
     for (const file of files) {
       const text = await readFile(join(root, 'dist', file), 'utf8');
       for (const [, spec] of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g)) {
-        if (!spec!.startsWith('.') && !spec!.startsWith('node:')) bare.add(spec!.split('/').slice(0, spec!.startsWith('@') ? 2 : 1).join('/'));
+        // `#…` are the package's own imports (package.json `imports`), not packages.
+        if (!spec!.startsWith('.') && !spec!.startsWith('node:') && !spec!.startsWith('#')) bare.add(spec!.split('/').slice(0, spec!.startsWith('@') ? 2 : 1).join('/'));
       }
     }
     for (const name of bare) expect(Object.keys(pkg.dependencies), name).toContain(name);

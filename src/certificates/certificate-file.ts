@@ -1,6 +1,6 @@
 /**
  * `E2E_CERTIFICATE_PATH`, as the official SDKs name it: one PEM file used for every model
- * (protocol §1). Node only: reached through the platform seam (src/platform.ts), so browser
+ * (protocol §1). Node only: reached through `#certificates/files` (files-node.ts), so browser
  * bundles do not carry it.
  *
  * The path is the caller's own choice, but what it names may not be what they think (a FIFO, a
@@ -19,9 +19,11 @@
  * Symbolic links are followed: the path is the caller's, and mounted secrets are laid out as links.
  */
 import type * as Fs from 'node:fs';
-import type * as FsPromises from 'node:fs/promises';
+import { constants } from 'node:fs';
+// The module's own object, whose functions are looked up at each call (the tests count opens).
+import fs from 'node:fs/promises';
+type FsPromisesModule = typeof fs;
 import { InvalidCertificateError } from '../errors.js';
-import { builtinModule, nodeProcess } from '../runtime.js';
 import { PEM_CERTIFICATE_BEGIN as BEGIN, PEM_CERTIFICATE_END as END, pemBeginLabel } from '../protocol/pem.js';
 import { MAX_PEM_CERTIFICATES } from './trust.js';
 
@@ -30,7 +32,7 @@ export const MAX_CERTIFICATE_FILE_BYTES = 64 * 1024;
 
 const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Windows has no such mode bits (stat reports 0o666 for any writable file). */
-const WINDOWS = nodeProcess()?.platform === 'win32';
+const WINDOWS = process.platform === 'win32';
 
 type Stats = Pick<Fs.Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs' | 'mode'> & {
   isFile(): boolean;
@@ -113,7 +115,7 @@ export function certificateFileProblem(text: string): string | undefined {
 }
 
 /** Reads the regular file at `path` (checked on the open descriptor), at most the limit. */
-async function readBounded(fs: typeof FsPromises, constants: typeof Fs.constants, path: string): Promise<Outcome> {
+async function readBounded(fs: FsPromisesModule, constants: typeof Fs.constants, path: string): Promise<Outcome> {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever.
   const handle = await fs.open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
@@ -149,8 +151,6 @@ async function readBounded(fs: typeof FsPromises, constants: typeof Fs.constants
  * reading it only when it changed, or throws InvalidCertificateError saying what is wrong.
  */
 export function certificateFileReader(path: string): () => Promise<string> {
-  const fs = builtinModule<typeof FsPromises>('node:fs/promises');
-  const constants = builtinModule<typeof Fs>('node:fs')?.constants;
   let last: Outcome | undefined;
   let reading: { identity: string; promise: Promise<Outcome> } | undefined;
 
@@ -164,7 +164,6 @@ export function certificateFileReader(path: string): () => Promise<string> {
   const settle = (outcome: Outcome): string => (outcome.text !== undefined ? outcome.text : fail(outcome.why ?? 'cannot be read'));
 
   return async () => {
-    if (!fs || !constants) return fail('cannot be read: this runtime has no file system');
     let stats: Stats;
     try {
       stats = (await fs.stat(path)) as Stats;

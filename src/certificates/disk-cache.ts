@@ -1,6 +1,6 @@
 /**
  * The on-disk certificate cache (protocol §1; docs/protocol.md says which file serves which
- * request). Node only, reached through the platform seam.
+ * request). Node only, reached through `#certificates/files` (files-node.ts).
  *
  * - The official service's default base URL uses the SDKs' own layout `<cacheDir>/<model>.pem`
  *   (default `~/.ark/certificates`), shared with the Python, Go and Java SDKs both ways.
@@ -13,8 +13,7 @@
  *   group- or other-writable. New folders are 0700 (which models one uses is one's own business);
  *   existing folders keep their mode. A folder we cannot write means memory only, one warning.
  */
-import type * as Crypto from 'node:crypto';
-import { builtinModule, nodeProcess } from '../runtime.js';
+import { createHash } from 'node:crypto';
 import { readableFolderName, sharesSdkLayout } from './origin.js';
 import { currentUid, folderProblem, isWindows, nodeFs, readCertificateFile, type NodeFs } from './safe-file.js';
 
@@ -44,18 +43,17 @@ export function isSafeModelName(model: string): boolean {
   );
 }
 
-/** `~/.ark/certificates`, or `undefined` off Node. */
+/** `~/.ark/certificates`. */
 export function defaultCacheDir(): string | undefined {
-  const node = nodeFs();
-  return node ? node.path.join(node.os.homedir(), '.ark', 'certificates') : undefined;
+  const { path, os } = nodeFs();
+  return path.join(os.homedir(), '.ark', 'certificates');
 }
 
 /** The folder, under `<cacheDir>/by-origin`, of a base URL that is not the official default. */
 export function originFolderName(baseUrl: string): string {
   const readable = readableFolderName(baseUrl);
   if (readable !== undefined) return readable;
-  const crypto = builtinModule<typeof Crypto>('node:crypto')!;
-  return `sha256-${crypto.createHash('sha256').update(baseUrl).digest('hex')}`;
+  return `sha256-${createHash('sha256').update(baseUrl).digest('hex')}`;
 }
 
 /** The mode a written file gets: 0644 when new, else the old readable bits (never g/o-write). */
@@ -64,7 +62,6 @@ const modeFor = (old: number | undefined): number => (old === undefined ? 0o644 
 /** A disk store over `dir`, or `undefined` where there is no file system. */
 export function createDiskCache(dir: string, warn: (message: string) => void): CertificateStore | undefined {
   const node = nodeFs();
-  if (!node) return undefined;
   const { fs, path } = node;
   const root = path.resolve(dir);
   let writable = true;
@@ -144,7 +141,7 @@ export function createDiskCache(dir: string, warn: (message: string) => void): C
           refuse(file, `it belongs to another user (uid ${old.uid})`, false);
           return;
         }
-        temp = `${target}.${nodeProcess()?.pid ?? 0}.${Math.random().toString(36).slice(2)}.tmp`;
+        temp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
         await writeTemporary(node, temp, pem, modeFor(old?.isFile() ? old.mode : undefined));
         await fs.rename(temp, target);
       } catch (error) {

@@ -18,11 +18,12 @@
  * is not race-free) and at most 64 KiB; the folder's ACL (a profile folder is private) is
  * what keeps other users out.
  */
-import type * as FsSync from 'node:fs';
-import type * as Fs from 'node:fs/promises';
-import type * as Os from 'node:os';
-import type * as Path from 'node:path';
-import { builtinModule, nodeProcess } from '../runtime.js';
+// Default imports: the modules' own objects, whose functions are looked up at each call (the
+// tests replace some to simulate failing disks).
+import fsSync from 'node:fs';
+import fsPromises from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 
 /** A certificate, with intermediates, is a few KiB; anything larger is not one. */
 export const MAX_CERTIFICATE_FILE_BYTES = 64 * 1024;
@@ -34,26 +35,23 @@ export type FileVerdict =
   | { kind: 'unsafe'; reason: string; ours: boolean };
 
 export interface NodeFs {
-  fs: typeof Fs;
-  constants: typeof FsSync.constants;
-  path: typeof Path;
-  os: typeof Os;
+  fs: typeof fsPromises;
+  constants: typeof fsSync.constants;
+  path: typeof path;
+  os: typeof os;
 }
 
-export function nodeFs(): NodeFs | undefined {
-  const fs = builtinModule<typeof Fs>('node:fs/promises');
-  const sync = builtinModule<typeof FsSync>('node:fs');
-  const path = builtinModule<typeof Path>('node:path');
-  const os = builtinModule<typeof Os>('node:os');
-  return fs && sync && path && os ? { fs, constants: sync.constants, path, os } : undefined;
+const NODE_FS: NodeFs = { fs: fsPromises, constants: fsSync.constants, path, os };
+
+export function nodeFs(): NodeFs {
+  return NODE_FS;
 }
 
-export const isWindows = (): boolean => nodeProcess()?.platform === 'win32';
+export const isWindows = (): boolean => process.platform === 'win32';
 
 /** This process's user id; `undefined` where there is none (Windows). */
 export function currentUid(): number | undefined {
-  const getuid = (nodeProcess() as { getuid?: () => number } | undefined)?.getuid;
-  return typeof getuid === 'function' ? getuid() : undefined;
+  return typeof process.getuid === 'function' ? process.getuid() : undefined;
 }
 
 const STICKY = 0o1000;
@@ -99,7 +97,7 @@ export async function readCertificateFile(node: NodeFs, file: string): Promise<F
     if (link.isSymbolicLink()) return { kind: 'unsafe', reason: 'it is a link', ours: true };
   }
   const flags = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
-  let handle: Fs.FileHandle;
+  let handle: fsPromises.FileHandle;
   try {
     handle = await fs.open(file, flags);
   } catch (error) {

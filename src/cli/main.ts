@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 /** The ark-e2ee command line. Results go to stdout; progress, warnings and errors to stderr. */
-import '../node-platform.js';
 import { UsageError, type CliIO } from './command.js';
 import { COMMANDS } from './commands/index.js';
-
 function overallHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);

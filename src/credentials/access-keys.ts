@@ -15,7 +15,6 @@ import type { CachedCertificate, CertificateStore } from '../certificates/disk-c
 import type { CertificateHttp } from '../certificates/service.js';
 import { CertificateSource, type CertificateSourceOptions } from '../certificates/source.js';
 import { OpenApiError } from '../errors.js';
-import { environment } from '../runtime.js';
 import { EndpointApiKeys } from './api-keys.js';
 import { fetchEndpointCertificate, verifyControlPlaneChain } from './endpoint-certificate.js';
 import { DEFAULT_OPENAPI_URL, DEFAULT_REGION, OpenApiClient } from './openapi.js';
@@ -41,7 +40,12 @@ export interface AccessKeyOptions {
 
 /** Environment variable `name` of `options.env`, else of the process. */
 export function environmentOf(options: { env?: Readonly<Record<string, string | undefined>> }, name: string): string | undefined {
-  return options.env !== undefined ? options.env[name] : environment(name);
+  return options.env !== undefined ? options.env[name] : processEnvironment()?.[name];
+}
+
+/** The process environment where the runtime has one (not in browsers). */
+function processEnvironment(): Record<string, string | undefined> | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
 }
 
 /** The request header the SDKs read a preset endpoint's project from. */

@@ -15,81 +15,16 @@
  * XORed in. No piece needs a cipher object of its own, and no failing trial costs a thrown
  * exception: a short piece costs a few GHASH blocks and an XOR, ~0.5 µs instead of ~3 µs.
  *
- * The GHASH multiply is noble's (its per-key tables are built once per finder); we feed it
- * 32-bit words read straight from the bytes, without the copies its `update` makes on every
- * call, and keep its running state between candidates.
+ * The GHASH is our own (./ghash.ts, §6.4): its running value can be saved before a candidate's
+ * last blocks and restored after, and its per-key tables are built once per finder, widened
+ * once the finder has hashed 64 KiB.
  */
-import { GHASH } from '@noble/ciphers/_polyval.js';
 import { GCM_TAG_LENGTH, type CryptoBackend } from './backend.js';
+import { Ghash, readWord } from './ghash.js';
 
 const BLOCK = 16;
 /** The key stream is first computed for this many bytes, then doubled as needed. */
 const FIRST_KEY_STREAM_BYTES = 1024;
-
-/** Little-endian 32-bit word at `offset`: the word order noble's GHASH blocks use. */
-function word(bytes: Uint8Array, offset: number): number {
-  return bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24);
-}
-
-/** Word `index` (0–3) of the zero-padded block `bytes[from..to)`, `to - from < 16`. */
-function partialWord(bytes: Uint8Array, from: number, to: number, index: number): number {
-  let out = 0;
-  const at = from + index * 4;
-  for (let i = 0; i < 4 && at + i < to; i++) out |= bytes[at + i]! << (8 * i);
-  return out;
-}
-
-/** Byte-swapped 32-bit word: a big-endian field read as a little-endian word. */
-function swap32(value: number): number {
-  return ((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24);
-}
-
-/** noble's GHASH, driven block by block, able to try a candidate end and come back. */
-class BlockGhash extends GHASH {
-  /** The last candidate's GHASH, as four little-endian words. */
-  t0 = 0;
-  t1 = 0;
-  t2 = 0;
-  t3 = 0;
-
-  reset(): void {
-    this.s0 = this.s1 = this.s2 = this.s3 = 0;
-  }
-
-  /** Absorbs the whole blocks of `bytes[from..to)`; `to - from` is a multiple of 16. */
-  blocks(bytes: Uint8Array, from: number, to: number): void {
-    for (let i = from; i < to; i += BLOCK) {
-      this._updateBlock(word(bytes, i), word(bytes, i + 4), word(bytes, i + 8), word(bytes, i + 12));
-    }
-  }
-
-  /**
-   * GHASH of what was absorbed, then `bytes[from..to)` (shorter than a block, zero-padded),
-   * then the length block for `ciphertextBytes`, into t0..t3; the running state is left as it was.
-   */
-  candidate(bytes: Uint8Array, from: number, to: number, ciphertextBytes: number): void {
-    const { s0, s1, s2, s3 } = this;
-    if (to > from) {
-      this._updateBlock(
-        partialWord(bytes, from, to, 0),
-        partialWord(bytes, from, to, 1),
-        partialWord(bytes, from, to, 2),
-        partialWord(bytes, from, to, 3),
-      );
-    }
-    // The length block: len(A) = 0, len(C) in bits, both 64-bit big-endian.
-    const bits = ciphertextBytes * 8;
-    this._updateBlock(0, 0, swap32(Math.floor(bits / 0x1_0000_0000)), swap32(bits >>> 0));
-    this.t0 = this.s0;
-    this.t1 = this.s1;
-    this.t2 = this.s2;
-    this.t3 = this.s3;
-    this.s0 = s0;
-    this.s1 = s1;
-    this.s2 = s2;
-    this.s3 = s3;
-  }
-}
 
 /** Why a boundary search found no end: no tag matched, the plaintext cannot be UTF-8, or the bound was reached. */
 export type BoundaryMiss = 'no-tag' | 'not-utf8' | 'too-long';
@@ -103,25 +38,23 @@ export interface BoundarySearch {
 
 /** GCM with a fixed key and 96-bit nonce, able to find and open ciphertexts laid end to end. */
 export class GcmBoundaryFinder {
-  private readonly ghash: BlockGhash;
-  /** E(K, J0) as four little-endian words: the tag is GHASH xor this (§7.1). */
+  private readonly ghash: Ghash;
+  /** E(K, J0) as four big-endian words: the tag is GHASH xor this (§7.1 step 6). */
   private readonly mask: [number, number, number, number];
   private keyStream: Uint8Array = new Uint8Array(0);
 
-  /** `expectedLength`: about how many bytes will be searched, to size the GHASH tables. */
   constructor(
     private readonly backend: CryptoBackend,
     private readonly key: Uint8Array,
     private readonly nonce: Uint8Array,
-    expectedLength = 1024,
   ) {
-    // H = E(K, 0^128); J0 = nonce || 0^31 || 1 for a 96-bit nonce.
-    this.ghash = new BlockGhash(backend.encryptBlock(key, new Uint8Array(BLOCK)), expectedLength);
+    // H = E(K, 0^128); J0 = nonce || 0^31 || 1 for a 96-bit nonce (§7.1 steps 1 and 2).
+    this.ghash = new Ghash(backend.encryptBlock(key, new Uint8Array(BLOCK)));
     const j0 = new Uint8Array(BLOCK);
     j0.set(nonce, 0);
     j0[BLOCK - 1] = 1;
     const tagMask = backend.encryptBlock(key, j0);
-    this.mask = [word(tagMask, 0), word(tagMask, 4), word(tagMask, 8), word(tagMask, 12)];
+    this.mask = [readWord(tagMask, 0), readWord(tagMask, 4), readWord(tagMask, 8), readWord(tagMask, 12)];
   }
 
   /** Tag checks made so far: the unit of the search's work (each is two GHASH blocks). */
@@ -197,7 +130,7 @@ export class GcmBoundaryFinder {
       }
       const fullBlocksEnd = ciphertextLength - (ciphertextLength % BLOCK);
       if (fullBlocksEnd > absorbed) {
-        ghash.blocks(bytes, start + absorbed, start + fullBlocksEnd);
+        ghash.absorb(bytes, start + absorbed, start + fullBlocksEnd);
         absorbed = fullBlocksEnd;
       }
       // A plaintext that ends inside a character is not a text of its own: not a candidate.
@@ -218,7 +151,7 @@ export class GcmBoundaryFinder {
     const ciphertextLength = bytes.length - GCM_TAG_LENGTH;
     const fullBlocksEnd = ciphertextLength - (ciphertextLength % BLOCK);
     this.ghash.reset();
-    this.ghash.blocks(bytes, 0, fullBlocksEnd);
+    this.ghash.absorb(bytes, 0, fullBlocksEnd);
     if (!this.tagMatches(bytes, 0, fullBlocksEnd, ciphertextLength)) return undefined;
     return this.plaintextOf(bytes, 0, bytes.length);
   }
@@ -251,17 +184,29 @@ export class GcmBoundaryFinder {
     return this.keyStream;
   }
 
+  /**
+   * Whether the 16 bytes after `bytes[start..start+ciphertextLength)` are its tag, the GHASH
+   * of its first `absorbed` bytes (whole blocks) being already in the running value. That value
+   * is left as it was, for the next candidate.
+   */
   private tagMatches(bytes: Uint8Array, start: number, absorbed: number, ciphertextLength: number): boolean {
     const ghash = this.ghash;
-    ghash.candidate(bytes, start + absorbed, start + ciphertextLength, ciphertextLength);
+    const { y0, y1, y2, y3 } = ghash;
+    // The partial last block, zero-padded, then the length block: len(A) = 0, len(C).
+    ghash.absorb(bytes, start + absorbed, start + ciphertextLength);
+    ghash.absorbLengths(0, ciphertextLength);
     const tag = start + ciphertextLength;
     const [m0, m1, m2, m3] = this.mask;
     // Compared without an early exit.
     const diff =
-      (ghash.t0 ^ m0 ^ word(bytes, tag)) |
-      (ghash.t1 ^ m1 ^ word(bytes, tag + 4)) |
-      (ghash.t2 ^ m2 ^ word(bytes, tag + 8)) |
-      (ghash.t3 ^ m3 ^ word(bytes, tag + 12));
+      (ghash.y0 ^ m0 ^ readWord(bytes, tag)) |
+      (ghash.y1 ^ m1 ^ readWord(bytes, tag + 4)) |
+      (ghash.y2 ^ m2 ^ readWord(bytes, tag + 8)) |
+      (ghash.y3 ^ m3 ^ readWord(bytes, tag + 12));
+    ghash.y0 = y0;
+    ghash.y1 = y1;
+    ghash.y2 = y2;
+    ghash.y3 = y3;
     return diff === 0;
   }
 }

@@ -1,11 +1,10 @@
 /**
  * The `node:crypto` (OpenSSL) backend: the fast path wherever Node's crypto module exists.
- * The module is reached through `process.getBuiltinModule`, never a static `node:` import, so
- * that bundles for browsers and edge runtimes do not pull it in.
+ * Reached only through `#crypto/native` under the `node` condition (native-node.ts), so that
+ * bundles for browsers and edge runtimes do not pull it in.
  */
 import type * as NodeCrypto from 'node:crypto';
 import { ArkE2EEError, InvalidKeyError } from '../errors.js';
-import { builtinModule } from '../runtime.js';
 import {
   GCM_TAG_LENGTH,
   P256_POINT_LENGTH,
@@ -13,11 +12,6 @@ import {
   type CryptoBackend,
   type KeyAgreement,
 } from './backend.js';
-
-/** `node:crypto` when this runtime has it, else `undefined`. */
-export function loadNodeCrypto(): typeof NodeCrypto | undefined {
-  return builtinModule<typeof NodeCrypto>('node:crypto');
-}
 
 const CURVE = 'prime256v1';
 

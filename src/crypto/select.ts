@@ -1,21 +1,22 @@
 /** How `backend: 'auto' | 'node' | 'noble' | CryptoBackend` becomes one backend. */
 import { ArkE2EEError } from '../errors.js';
-import { nodePlatform } from '../platform.js';
 import type { BackendChoice, CryptoBackend } from './backend.js';
 import { nobleBackend } from './noble.js';
+import { nativeBackend } from '#crypto/native';
 
 /**
- * `'auto'` (the default) is `node` where `node:crypto` exists and the Node entry is loaded,
- * `noble` elsewhere (browsers, edge runtimes, the `browser` build).
+ * `'auto'` (the default) is `node` where `#crypto/native` resolves to the `node:crypto` backend
+ * (the `node` import condition: Node, Deno, Bun), `noble` elsewhere (browsers, edge runtimes).
+ * Which one does not depend on which entry was imported first.
  */
 export function resolveBackend(choice: BackendChoice = 'auto'): CryptoBackend {
   if (typeof choice === 'object') return choice;
   if (choice === 'noble') return nobleBackend;
-  const node = nodePlatform()?.nodeBackend();
+  const node = nativeBackend();
   if (node) return node;
   if (choice === 'auto') return nobleBackend;
   throw new ArkE2EEError(
-    "backend 'node' needs node:crypto (and the library's Node entry), which this runtime does not have; " +
+    "backend 'node' needs node:crypto, which this runtime (or this bundle's import conditions) does not have; " +
       "use 'noble' or 'auto'",
   );
 }

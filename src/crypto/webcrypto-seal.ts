@@ -4,6 +4,7 @@
  * code at hundreds of MB/s, off it. The bytes are those of `CryptoBackend.seal` (protocol §3):
  * `base64(AES-256-GCM(key, nonce, UTF-8(text)) || 16-byte tag)`, no additional data.
  */
+import { ArkE2EEError } from '../errors.js';
 import { encodeBase64 } from './base64.js';
 import { GCM_TAG_LENGTH } from './backend.js';
 
@@ -31,7 +32,7 @@ function toBase64(bytes: Uint8Array): string {
  */
 export async function webCryptoSealTextToBase64(key: Uint8Array, nonce: Uint8Array, text: string): Promise<string> {
   const subtle = webCryptoSubtle();
-  if (subtle === undefined) throw new Error('this runtime has no crypto.subtle');
+  if (subtle === undefined) throw new ArkE2EEError('this runtime has no crypto.subtle');
   const cryptoKey = await subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt']);
   const sealed = await subtle.encrypt({ name: 'AES-GCM', iv: nonce, tagLength: GCM_TAG_LENGTH * 8 }, cryptoKey, encoder.encode(text));
   return toBase64(new Uint8Array(sealed));

@@ -63,16 +63,8 @@ const FINDER_OPEN_MAX_BYTES = 256;
  */
 const FINDER_AFTER_SHORT_OPENS = 16;
 
-/**
- * A content longer than this (in bytes) gets GHASH tables for window 8: 4 096 entries, ~0.5 ms to
- * build, then half the table lookups per block of window 4 (512 entries). Below, window 4.
- */
-const LARGE_CONTENT_BYTES = 64 * 1024;
-
 interface SessionOpener {
   finder: GcmBoundaryFinder | undefined;
-  /** The finder's tables are window 8. */
-  large: boolean;
   shortOpens: number;
 }
 
@@ -85,29 +77,27 @@ const openers = new WeakMap<Session, SessionOpener>();
 function openerOf(session: Session): SessionOpener {
   let opener = openers.get(session);
   if (opener === undefined) {
-    opener = { finder: undefined, large: false, shortOpens: 0 };
+    opener = { finder: undefined, shortOpens: 0 };
     openers.set(session, opener);
   }
   return opener;
 }
 
-/** The session's finder, with window-8 tables once it meets a content of `contentBytes` > 64 KB. */
-function finderOf(session: Session, contentBytes = 0): GcmBoundaryFinder {
+/** The session's finder (its GHASH widens its own tables once it has hashed 64 KiB). */
+function finderOf(session: Session): GcmBoundaryFinder {
   const opener = openerOf(session);
-  const large = contentBytes > LARGE_CONTENT_BYTES;
-  if (opener.finder === undefined || (large && !opener.large)) {
-    // noble sizes its tables from the expected length: window 8 above 64 KB, 4 above 1 KB.
-    const expected = large ? contentBytes : LARGE_CONTENT_BYTES;
-    opener.finder = new GcmBoundaryFinder(session.backend, session.key, session.nonce, expected);
-    opener.large = large;
-  }
+  opener.finder ??= new GcmBoundaryFinder(session.backend, session.key, session.nonce);
   return opener.finder;
 }
 
 /** One whole ciphertext: by the finder for short ones in a session that has many, else the backend. */
 function openWhole(session: Session, sealed: Uint8Array): Uint8Array | undefined {
+  // Both choices below pick between the finder and the backend, which return the same plaintext
+  // for an authentic ciphertext and undefined for any other (test/crypto/gcm-boundary.test.ts).
+  // Stryker disable next-line ConditionalExpression,BlockStatement: speed only, see above
   if (sealed.length <= FINDER_OPEN_MAX_BYTES) {
     const opener = openerOf(session);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,UpdateOperator,BlockStatement: speed only, see above
     if (opener.finder !== undefined || ++opener.shortOpens > FINDER_AFTER_SHORT_OPENS) {
       return finderOf(session).open(sealed);
     }
@@ -147,6 +137,7 @@ function openAll(content: string, session: Session): OpenedPieces | PieceFailure
   let segmentStart = 0;
   for (const segmentEnd of segmentEnds(content)) {
     // With no `=` inside, the one segment is the whole content, decoded and tried above.
+    // Stryker disable next-line EqualityOperator: isWhole only saves decoding, and trying to open, the same bytes again; a `whole` that decoded has no `=` before its end, so its one segment is [0, length)
     const isWhole = whole !== undefined && segmentStart === 0 && segmentEnd === content.length;
     const bytes = isWhole ? whole : decodeBase64(content, segmentStart, segmentEnd);
     if (bytes === undefined) return { offset: segmentStart, reason: 'not-base64' };
@@ -158,7 +149,7 @@ function openAll(content: string, session: Session): OpenedPieces | PieceFailure
       written += single.length;
       starts.push(written);
     } else {
-      finder ??= finderOf(session, out.length);
+      finder ??= finderOf(session);
       let start = 0;
       while (start < bytes.length) {
         const search = { utf8: true, maxLength: MAX_SEARCHED_PIECE_BYTES };

@@ -1,7 +1,10 @@
-/** `ark-e2ee/testing`: a local mock of Ark's encrypted chat service, for tests and the demo. */
-// Node only: the node:crypto backend and the disk cache for whatever runs beside the mock.
-import '../node-platform.js';
-
+/**
+ * `ark-e2ee/testing`: a local mock of Ark's encrypted chat service, for a user's own tests and the
+ * demo. Exported here is what such tests need: the mock server, its certificate, the scenarios
+ * it answers (and the texts to check answers against) and the fault modes one can ask it for.
+ * The service-side crypto and the mock's internals stay in their modules; this repository's
+ * tests import them from there.
+ */
 export {
   startMockArkServer,
   MOCK_API_PREFIX,
@@ -19,13 +22,6 @@ export {
   type MockCertificateOptions,
 } from './certificate-authority.js';
 export {
-  deriveServerSession,
-  serverEncrypt,
-  serverDecrypt,
-  decryptRequestMessages,
-  type ServerSession,
-} from './service-crypto.js';
-export {
   MOCK_MODELS,
   MOCK_CONTENT_FILTER_TEXT,
   MOCK_TOOL_ARGUMENTS,
@@ -34,18 +30,7 @@ export {
   mockReasoningText,
   mockLongText,
   mockLongModel,
-  mockPieces,
-  contentText,
-  scenarioForModel,
   type MockScenario,
 } from './scenarios.js';
-export {
-  CERTIFICATE_FAULTS,
-  replayedOrder,
-  chatFaultForModel,
-  p384CertificatePem,
-  type CertificateFault,
-  type ChatFault,
-} from './faults.js';
-export { createMockOpenApi, type MockOpenApi, type MockOpenApiOptions, type MockOpenApiStats } from './openapi-mock.js';
-export { createMockPcaChain, type MockPcaChain } from './openapi-pki.js';
+export { CERTIFICATE_FAULTS, type CertificateFault, type ChatFault } from './faults.js';
+export type { MockOpenApi, MockOpenApiOptions, MockOpenApiStats } from './openapi-mock.js';

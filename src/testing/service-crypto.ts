@@ -3,6 +3,7 @@
  * only, written independently of src/protocol and src/crypto so that it checks the client.
  */
 import { createCipheriv, createDecipheriv, createECDH, hkdfSync, type ECDH, type KeyObject } from 'node:crypto';
+import { DecryptionFailedError, InvalidKeyError } from '../errors.js';
 import { HKDF_OUTPUT_LENGTH, SESSION_KEY_LENGTH, SESSION_NONCE_LENGTH } from '../protocol/constants.js';
 
 const GCM_TAG_LENGTH = 16;
@@ -19,12 +20,12 @@ export interface ServerSession {
   readonly nonce: Buffer;
 }
 
-/** Decodes strict, canonical standard base64; throws on anything else. */
+/** Decodes strict, canonical standard base64; throws DecryptionFailedError on anything else. */
 export function decodeStrictBase64(text: string): Buffer {
-  if (text.length % 4 !== 0 || !BASE64_ALPHABET.test(text)) throw new Error('not canonical standard base64');
+  if (text.length % 4 !== 0 || !BASE64_ALPHABET.test(text)) throw new DecryptionFailedError('not canonical standard base64');
   const bytes = Buffer.from(text, 'base64');
   // Re-encoding gives the text back only when it was canonical (padding, unused bits zero).
-  if (bytes.toString('base64') !== text) throw new Error('not canonical standard base64');
+  if (bytes.toString('base64') !== text) throw new DecryptionFailedError('not canonical standard base64');
   return bytes;
 }
 
@@ -38,7 +39,7 @@ function certificateAgreement(key: KeyObject): ECDH {
   let ecdh = agreements.get(key);
   if (ecdh === undefined) {
     const jwk = key.export({ format: 'jwk' });
-    if (jwk.crv !== 'P-256' || typeof jwk.d !== 'string') throw new Error('the certificate key is not a P-256 private key');
+    if (jwk.crv !== 'P-256' || typeof jwk.d !== 'string') throw new InvalidKeyError('the certificate key is not a P-256 private key');
     ecdh = createECDH('prime256v1');
     ecdh.setPrivateKey(Buffer.from(jwk.d, 'base64url'));
     agreements.set(key, ecdh);
@@ -53,11 +54,16 @@ function certificateAgreement(key: KeyObject): ECDH {
 export function deriveServerSession(certificatePrivateKey: KeyObject, sessionTokenBase64: string): ServerSession {
   const point = decodeStrictBase64(sessionTokenBase64);
   if (point.length !== UNCOMPRESSED_POINT_LENGTH || point[0] !== 0x04) {
-    throw new Error('the session token is not an uncompressed P-256 point (65 bytes, 04 || X || Y)');
+    throw new InvalidKeyError('the session token is not an uncompressed P-256 point (65 bytes, 04 || X || Y)');
   }
   const ecdh = certificateAgreement(certificatePrivateKey);
   // computeSecret rejects points that are not on the curve.
-  const z = ecdh.computeSecret(point);
+  let z: Buffer;
+  try {
+    z = ecdh.computeSecret(point);
+  } catch (error) {
+    throw new InvalidKeyError('the session token is not a point on P-256', { cause: error });
+  }
   const okm = Buffer.from(hkdfSync('sha256', z, HKDF_ZERO_SALT, Buffer.alloc(0), HKDF_OUTPUT_LENGTH));
   return {
     key: okm.subarray(0, SESSION_KEY_LENGTH),
@@ -77,18 +83,21 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** The inverse of serverEncrypt for ONE ciphertext; throws if it does not authenticate. */
 export function serverDecrypt(key: Uint8Array, nonce: Uint8Array, ciphertextBase64: string): string {
   const body = decodeStrictBase64(ciphertextBase64);
-  if (body.length < GCM_TAG_LENGTH) throw new Error('ciphertext shorter than the GCM tag');
+  if (body.length < GCM_TAG_LENGTH) throw new DecryptionFailedError('ciphertext shorter than the GCM tag');
   const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_LENGTH });
   decipher.setAuthTag(body.subarray(body.length - GCM_TAG_LENGTH));
-  const plain = Buffer.concat([decipher.update(body.subarray(0, body.length - GCM_TAG_LENGTH)), decipher.final()]);
-  return utf8.decode(plain);
+  try {
+    const plain = Buffer.concat([decipher.update(body.subarray(0, body.length - GCM_TAG_LENGTH)), decipher.final()]);
+    return utf8.decode(plain);
+  } catch (error) {
+    throw new DecryptionFailedError(`the ciphertext does not authenticate under the session key, or is not UTF-8 (${(error as Error).message})`);
+  }
 }
 
 /** Where in the request a text failed to decrypt, e.g. `messages[2].content[0].text`. */
-export class RequestDecryptionError extends Error {
+export class RequestDecryptionError extends DecryptionFailedError {
   constructor(readonly where: string, reason: string) {
     super(`${where}: ${reason}`);
-    this.name = 'RequestDecryptionError';
   }
 }
 

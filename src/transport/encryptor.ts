@@ -23,7 +23,7 @@ import { parseChatRequestBody, requestBodyText, stringifyRequestBody } from '../
 import { decryptChatCompletion, type PlainTextNotice } from '../protocol/response.js';
 import type { Session } from '../protocol/session.js';
 import { SessionPool } from './session-pool.js';
-import { nodePlatform } from '../platform.js';
+import { certificateFileReader, createDiskCache, defaultCacheDir } from '#certificates/files';
 
 export interface ArkEncryptionOptions extends AccessKeyOptions {
   /** The model certificate: a PEM for every model, or `(model) => PEM`. Default: fetched. */
@@ -129,14 +129,13 @@ export function certificateSourceOptions(
   http: CertificateHttp,
   warn: (message: string) => void = warnerOf(options),
 ): CertificateSourceOptions {
-  // The disk cache is Node's (installed by the Node entry); elsewhere certificates stay in memory.
-  const platform = nodePlatform();
-  const cacheDir = options.cacheDir === undefined ? platform?.defaultCacheDir() : options.cacheDir;
+  // The disk cache is Node's (`#certificates/files`); elsewhere certificates stay in memory.
+  const cacheDir = options.cacheDir === undefined ? defaultCacheDir() : options.cacheDir;
   const fromEnvironment = options.certificate === undefined ? certificateFromEnvironment(options) : undefined;
   return {
     certificate: options.certificate ?? fromEnvironment,
     optionLabel: fromEnvironment ? `the certificate E2E_CERTIFICATE_PATH names (${environmentOf(options, 'E2E_CERTIFICATE_PATH')})` : undefined,
-    store: cacheDir ? platform?.createDiskCache(cacheDir, warn) : undefined,
+    store: cacheDir ? createDiskCache(cacheDir, warn) : undefined,
     // The default folder is shared with the official SDKs; a local server (the mock, a test
     // double) makes a new certificate each start, and caching it there would only break the
     // next run. An explicit cacheDir caches all (each origin in its own folder).
@@ -273,7 +272,7 @@ export class ArkEncryptor {
 function certificateFromEnvironment(options: ArkEncryptionOptions): CertificateOption | undefined {
   const path = environmentOf(options, 'E2E_CERTIFICATE_PATH');
   if (!path) return undefined;
-  const reader = nodePlatform()?.certificateFile(path);
+  const reader = certificateFileReader(path);
   if (reader !== undefined) return reader;
   return () => {
     throw new InvalidCertificateError(

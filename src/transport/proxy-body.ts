@@ -2,15 +2,17 @@
  * The body of a request the proxy encrypts, read with a limit (proxy.ts, `maxRequestBytes`).
  */
 import type { IncomingMessage } from 'node:http';
+import { RequestTooLargeError } from '../errors.js';
 
-/** The body is larger than the limit; the proxy answers 413. */
-export class RequestTooLargeError extends Error {
-  constructor(readonly limit: number) {
-    super(
-      `the request body is larger than ${limit} bytes, the most this proxy holds to encrypt a ` +
-        'request (--max-body, maxRequestBytes); nothing was sent',
-    );
-  }
+export { RequestTooLargeError };
+
+function tooLarge(limit: number): RequestTooLargeError {
+  return new RequestTooLargeError(
+    `the request body is larger than ${limit} bytes, the most this proxy holds to encrypt a ` +
+      'request (--max-body, maxRequestBytes); nothing was sent. Send a smaller body, or start ' +
+      'the proxy with a larger --max-body',
+    { limit },
+  );
 }
 
 /**
@@ -22,7 +24,7 @@ export class RequestTooLargeError extends Error {
  */
 export function limitedBody(request: IncomingMessage, limit: number, wanted: () => void = () => undefined): Promise<Uint8Array> {
   const declared = Number(request.headers['content-length'] ?? Number.NaN);
-  if (declared > limit) return Promise.reject(new RequestTooLargeError(limit));
+  if (declared > limit) return Promise.reject(tooLarge(limit));
   // Only now may a client that waits for "100 Continue" send its body.
   wanted();
   return new Promise<Uint8Array>((resolve, reject) => {
@@ -40,7 +42,7 @@ export function limitedBody(request: IncomingMessage, limit: number, wanted: () 
         stop();
         request.pause();
         chunks.length = 0;
-        reject(new RequestTooLargeError(limit));
+        reject(tooLarge(limit));
         return;
       }
       chunks.push(chunk);

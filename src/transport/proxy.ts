@@ -18,14 +18,14 @@
  * request that is not encrypted and whose body carries chat messages (whatever its path or
  * method, bots included) is refused (chat-route.ts). Errors the proxy makes itself are OpenAI-style JSON:
  * `{"error":{"message","type","code"}}`, `type` being `ark_e2ee_error` or `proxy_error`:
- * - refused before anything was sent (content, request, certificate that cannot be used): 400;
+ * - refused before anything was sent (content, request, certificate that cannot be used, a request
+ *   target that is neither a path nor an http(s) URL: `invalid_request_target`): 400;
  * - the certificate could not be had: 502 (or the service's own 401/403, a wrong API key);
  * - a JSON answer that does not decrypt: 502; the upstream cannot be reached: 502;
  * - the body of a request to encrypt is larger than `maxRequestBytes`: 413, connection closed.
  * A stream that fails half-way is cut (the client's connection is destroyed): the client never
  * gets text that did not authenticate, and sees an incomplete stream, not a clean end.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -41,8 +41,7 @@ import {
   UnsupportedContentError,
   UnsupportedRequestError,
 } from '../errors.js';
-import { CERTIFICATE_PATH, HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
-import { isOpenApiCall } from '../credentials/openapi.js';
+import { HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
 import { createEncryptedFetch } from './encrypted-fetch.js';
 import { refusePlainChat } from './chat-route.js';
 import { encryptionSwitch } from './encryption-switch.js';
@@ -195,14 +194,16 @@ async function requestBody(request: IncomingMessage, method: string, whole: bool
  * form (`/chat/completions`; `//chat/completions` is a path, not a host), from the URL for the
  * absolute form a client sends to a proxy (`http://host/chat/completions`).
  */
-function askedPath(requestTarget: string): { pathname: string; search: string } {
+function askedPath(requestTarget: string): { pathname: string; search: string } | undefined {
   if (requestTarget.startsWith('/')) {
     const query = requestTarget.indexOf('?');
     return query < 0
       ? { pathname: requestTarget, search: '' }
       : { pathname: requestTarget.slice(0, query), search: requestTarget.slice(query) };
   }
-  const url = new URL(requestTarget, 'http://proxy.invalid');
+  // Anything else (`*`, `host:443`, `chat/completions`, `ftp://…`) names no path to forward.
+  const url = URL.canParse(requestTarget) ? new URL(requestTarget) : undefined;
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) return undefined;
   return { pathname: url.pathname, search: url.search };
 }
 
@@ -228,27 +229,27 @@ function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+function upstreamOf(option: string | URL): URL {
+  const text = String(option);
+  const upstream = URL.canParse(text) ? new URL(text) : undefined;
+  if (upstream === undefined || (upstream.protocol !== 'http:' && upstream.protocol !== 'https:')) {
+    throw new InvalidOptionError(
+      `the upstream must be an absolute http: or https: URL such as https://ark.cn-beijing.volces.com/api/v3, not "${text}"`,
+    );
+  }
+  return upstream;
+}
+
 /** Starts the proxy; resolves once it listens. */
 export async function startEncryptingProxy(options: EncryptingProxyOptions): Promise<EncryptingProxy> {
-  const upstream = new URL(options.upstream);
-  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') {
-    throw new InvalidOptionError(`the upstream must be an http: or https: URL, not ${upstream.href}`);
+  const upstream = upstreamOf(options.upstream);
+  const listenPort = options.port ?? 0;
+  if (!Number.isInteger(listenPort) || listenPort < 0 || listenPort > 65535) {
+    throw new InvalidOptionError(`port must be a whole number from 0 (a free port) to 65535, not ${String(options.port)}`);
   }
   const upstreamPath = upstream.pathname.replace(/\/+$/, '');
-  // The client's disconnect must reach the upstream request. The wrapped fetch hands its inner
-  // fetch the signal of a Request it made, which undici stops following once that Request is
-  // garbage collected; so the inner fetch takes this request's own signal from here instead.
-  // Certificate fetches keep theirs: one may be shared by several requests.
-  const clientSignal = new AsyncLocalStorage<AbortSignal>();
-  const inner = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const upstreamFetch: typeof fetch = (input, init) => {
-    const signal = clientSignal.getStore();
-    const url = String(input instanceof Request ? input.url : input);
-    const certificate = url.endsWith(CERTIFICATE_PATH) || isOpenApiCall(url, options.openApiUrl);
-    return inner(input, signal && !certificate ? { ...init, signal } : init);
-  };
   // Thrown, not answered: the proxy makes its own answers (upstreamFailure) and logs them.
-  const encryptedFetch = createEncryptedFetch({ ...options, errors: 'throw', fetch: upstreamFetch });
+  const encryptedFetch = createEncryptedFetch({ ...options, errors: 'throw' });
   const host = options.host ?? '127.0.0.1';
   const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   if (!Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1) {
@@ -265,6 +266,15 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
     const method = log.method;
     const target = new URL(upstream.href);
     const asked = askedPath(log.path);
+    if (asked === undefined) {
+      const failure = new ProxyAnswer(400,
+        `the request target ${JSON.stringify(log.path)} is neither a path (/chat/completions) nor an http(s) URL; ` +
+          'nothing was sent. Give the client the proxy root as its base URL',
+        'invalid_request_error', 'invalid_request_target');
+      log.error = `${failure.code}: ${failure.message}`;
+      sendProxyAnswer(response, failure);
+      return;
+    }
     if (upstreamPath !== '' && (asked.pathname === upstreamPath || asked.pathname.startsWith(`${upstreamPath}/`))) {
       // The client was given the proxy URL with the upstream's base path on it: that path would
       // be doubled (…/api/v3/api/v3/chat/completions), and the certificate request would fail
@@ -300,8 +310,12 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
         : (wanted(), await requestBody(request, method, guard));
       // encryptAll: whatever its path looks like, a body with chat messages is not sent up plain.
       if (guard && body instanceof Uint8Array) refusePlainChat(method, target.pathname, body);
+      // The client's disconnect reaches the upstream through this signal: the encrypted fetch hands
+      // its inner fetch this very signal (not a Request's copy, which a garbage collection would
+      // detach), and the certificate fetch, shared by the requests for one model, is aborted once
+      // no request waits for it (test/transport/proxy-abort.test.ts).
       const init = { method, headers, body, signal: abort.signal, redirect: 'manual', duplex: 'half' } as RequestInit;
-      answer = await clientSignal.run(abort.signal, () => encryptedFetch(target, init));
+      answer = await encryptedFetch(target, init);
       log.sent = log.encrypted ? 'encrypted' : 'plain';
     } catch (error) {
       // Only an answer that did not decrypt fails after the request went up.
@@ -355,7 +369,7 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
+    server.listen(listenPort, host, () => {
       server.off('error', reject);
       resolve();
     });

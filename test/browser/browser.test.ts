@@ -48,10 +48,10 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const NODE_ONLY = [
   /^node:/,
   /^(src|dist)\/certificates\/(disk-cache|safe-file)\.[jt]s$/,
-  /^(src|dist)\/crypto\/node\.[jt]s$/,
-  /^(src|dist)\/node-platform\.[jt]s$/,
+  /^(src|dist)\/crypto\/(node|native-node)\.[jt]s$/,
+  /^(src|dist)\/certificates\/(files-node|certificate-file)\.[jt]s$/,
   /^(src|dist)\/index\.[jt]s$/,
-  /^(src|dist)\/transport\/(undici|undici-support|proxy)\.[jt]s$/,
+  /^(src|dist)\/transport\/(undici\/.*|proxy)\.[jt]s$/,
   /^(src|dist)\/(testing|cli)\//,
   /(^|\/)node_modules\/undici\//,
 ];
@@ -123,6 +123,7 @@ describe('the browser bundle', () => {
       bundle: true,
       format: 'esm',
       platform: 'node',
+      conditions: ['ark-e2ee-source'],
       packages: 'external',
       write: false,
       metafile: true,

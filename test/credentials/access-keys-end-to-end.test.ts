@@ -11,7 +11,8 @@ import OpenAI from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { arkEncryption, certificateKeyPin, createEncryptedFetch, InvalidCertificateError, OpenApiError } from '../../src/index.js';
 import { startEncryptingProxy, type EncryptingProxy } from '../../src/transport/proxy.js';
-import { createMockCertificate, createMockPcaChain, startMockArkServer, mockAnswerText, type MockArkServer } from '../../src/testing/index.js';
+import { createMockCertificate, startMockArkServer, mockAnswerText, type MockArkServer } from '../../src/testing/index.js';
+import { createMockPcaChain } from '../../src/testing/openapi-pki.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
 import { originCacheFile } from '../certificates/helpers.js';
 

@@ -6,12 +6,12 @@ import * as nodeCrypto from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CryptoBackend } from '../../src/crypto/backend.js';
-import { createNodeBackend, loadNodeCrypto } from '../../src/crypto/node.js';
+import { createNodeBackend } from '../../src/crypto/node.js';
 import { nobleBackend } from '../../src/crypto/noble.js';
 import { resolveBackend } from '../../src/crypto/select.js';
 import { ArkE2EEError, InvalidKeyError } from '../../src/errors.js';
 
-const node = createNodeBackend(loadNodeCrypto()!);
+const node = createNodeBackend(nodeCrypto);
 const noble = nobleBackend;
 const both: CryptoBackend[] = [node, noble];
 

@@ -6,7 +6,8 @@
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createNodeBackend, loadNodeCrypto } from '../../src/crypto/node.js';
+import nodeCrypto from 'node:crypto';
+import { createNodeBackend } from '../../src/crypto/node.js';
 import { nobleBackend } from '../../src/crypto/noble.js';
 import { DecryptionFailedError } from '../../src/errors.js';
 import { encodeBase64 } from '../../src/crypto/base64.js';
@@ -14,7 +15,7 @@ import { decryptPieces } from '../../src/protocol/pieces.js';
 import { sessionFromKey } from '../../src/protocol/session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 
-const node = createNodeBackend(loadNodeCrypto()!);
+const node = createNodeBackend(nodeCrypto);
 const KEY = new Uint8Array(32).map((_, i) => (i * 7 + 1) & 0xff);
 const NONCE = new Uint8Array(12).map((_, i) => 200 - i);
 
@@ -97,7 +98,7 @@ describe('pieces decoded in one go', () => {
 describe('noble backend: a peer key met again', () => {
   it('gives node’s shared secret on every use, tables or not, as peers come and go', () => {
     const peers = Array.from({ length: 6 }, () => {
-      const ecdh = loadNodeCrypto()!.createECDH('prime256v1');
+      const ecdh = nodeCrypto.createECDH('prime256v1');
       return new Uint8Array(ecdh.generateKeys());
     });
     const scalar = new Uint8Array(32).fill(0x11);

@@ -7,7 +7,6 @@
 import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import '../../src/node-platform.js';
 import { GcmBoundaryFinder } from '../../src/crypto/gcm-boundary.js';
 import { resolveBackend } from '../../src/crypto/select.js';
 import { DecryptionFailedError } from '../../src/errors.js';

@@ -10,7 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { CryptoBackend } from '../../src/crypto/backend.js';
-import { createNodeBackend, loadNodeCrypto } from '../../src/crypto/node.js';
+import nodeCrypto from 'node:crypto';
+import { createNodeBackend } from '../../src/crypto/node.js';
 import { nobleBackend } from '../../src/crypto/noble.js';
 import { ArkE2EEError, InvalidKeyError } from '../../src/errors.js';
 
@@ -150,7 +151,7 @@ function checkEcdh(
   return { failures, checked, refused, skipped };
 }
 
-const backends: CryptoBackend[] = [createNodeBackend(loadNodeCrypto()!), nobleBackend];
+const backends: CryptoBackend[] = [createNodeBackend(nodeCrypto), nobleBackend];
 
 describe.each(backends)('Wycheproof on the $name backend', (backend) => {
   it(`aes_gcm_test.json, AES-256-GCM, 96-bit IV, 128-bit tag: ${describeCounts(aesCases)}`, () => {

@@ -7,14 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecryptionFailedError, EventStreamError, createEncryptedFetch } from '../../src/index.js';
-import {
-  MOCK_MODELS,
-  mockAnswerText,
-  mockPieces,
-  replayedOrder,
-  startMockArkServer,
-  type MockArkServer,
-} from '../../src/testing/index.js';
+import { MOCK_MODELS, mockAnswerText, startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
+import { replayedOrder } from '../../src/testing/faults.js';
+import { mockPieces } from '../../src/testing/scenarios.js';
 import { chunkText } from '../../src/testing/scenarios.js';
 import { API_KEY, SECRET, chatRequestsOf, deltaContents, encryptedChat, readOutcome } from './helpers.js';
 

@@ -12,12 +12,8 @@ import { chmod, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEncryptedFetch } from '../../src/index.js';
-import {
-  createMockCertificate,
-  p384CertificatePem,
-  startMockArkServer,
-  type MockArkServer,
-} from '../../src/testing/index.js';
+import { createMockCertificate, startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
+import { p384CertificatePem } from '../../src/testing/faults.js';
 import { DAY_MS, filesUnder, modeOf, originCacheFile, useTempCacheDir } from '../certificates/helpers.js';
 import { API_KEY, encryptedChat } from './helpers.js';
 

@@ -14,7 +14,6 @@
 import { distModule } from './dist.mjs';
 
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
-await distModule('node-platform.js');
 const { ArkEncryptor } = await distModule('transport/encryptor.js');
 const { createMockCertificate } = await distModule('testing/index.js');
 

@@ -10,6 +10,12 @@ const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const configured = process.env.ARK_E2EE_DIST;
 export const distDir = configured ? (isAbsolute(configured) ? configured : resolve(root, configured)) : resolve(root, 'dist');
 
+// The built files import `#crypto/native` and `#certificates/files`, which Node resolves through
+// the `imports` of the package.json above them: a copy of dist/ needs one beside it.
+if (configured && !existsSync(resolve(distDir, '..', 'package.json'))) {
+  throw new Error(`ARK_E2EE_DIST=${configured}: put a copy of package.json beside this folder (named dist) for its # imports to resolve`);
+}
+
 /** `import()` of a module of the built library, e.g. `distModule('testing/index.js')`. */
 export async function distModule(path) {
   const file = resolve(distDir, path);

@@ -5,11 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CryptoBackend } from '../../src/crypto/backend.js';
-import { createNodeBackend, loadNodeCrypto } from '../../src/crypto/node.js';
+import nodeCrypto from 'node:crypto';
+import { createNodeBackend } from '../../src/crypto/node.js';
 import { nobleBackend } from '../../src/crypto/noble.js';
 import { ArkE2EEError, InvalidKeyError } from '../../src/errors.js';
 
-const node = createNodeBackend(loadNodeCrypto()!);
+const node = createNodeBackend(nodeCrypto);
 const BACKENDS: CryptoBackend[] = [node, nobleBackend];
 
 /** The error `run` throws (the test fails if it throws none). */

@@ -7,9 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { GCM_TAG_LENGTH } from '../../src/crypto/backend.js';
 import { GcmBoundaryFinder } from '../../src/crypto/gcm-boundary.js';
-import { createNodeBackend, loadNodeCrypto } from '../../src/crypto/node.js';
+import nodeCrypto from 'node:crypto';
+import { createNodeBackend } from '../../src/crypto/node.js';
 
-const backend = createNodeBackend(loadNodeCrypto()!);
+const backend = createNodeBackend(nodeCrypto);
 const KEY = new Uint8Array(32).map((_, i) => 3 * i + 1);
 const NONCE = new Uint8Array(12).map((_, i) => 250 - 7 * i);
 const finder = new GcmBoundaryFinder(backend, KEY, NONCE);

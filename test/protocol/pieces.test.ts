@@ -6,7 +6,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BackendName, CryptoBackend } from '../../src/crypto/backend.js';
 // resolveBackend('node') needs the Node entry's platform, as every Node consumer has it.
-import '../../src/node-platform.js';
 import { resolveBackend } from '../../src/crypto/select.js';
 import { DecryptionFailedError } from '../../src/errors.js';
 import { decryptPieces, openPieces } from '../../src/protocol/pieces.js';

@@ -8,10 +8,10 @@ import { ROOT } from './helpers.js';
 /** Our modules that only Node has: none may reach an edge bundle (as in test/browser). */
 const NODE_ONLY = [
   /^node:/,
-  /^dist\/(index|node-platform)\.js$/,
-  /^dist\/certificates\/disk-cache\.js$/,
-  /^dist\/crypto\/node\.js$/,
-  /^dist\/transport\/(undici|undici-support|proxy)\.js$/,
+  /^dist\/index\.js$/,
+  /^dist\/certificates\/(disk-cache|safe-file|certificate-file|files-node)\.js$/,
+  /^dist\/crypto\/(node|native-node)\.js$/,
+  /^dist\/transport\/(undici\/.*|proxy)\.js$/,
   /^dist\/(testing|cli)\//,
   /(^|\/)node_modules\/undici\//,
 ];

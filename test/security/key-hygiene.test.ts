@@ -24,7 +24,8 @@ import {
 } from '../../src/index.js';
 import { certificateHttpOverFetch } from '../../src/certificates/service.js';
 import { ArkEncryptor } from '../../src/transport/encryptor.js';
-import { deriveServerSession, startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
+import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
+import { deriveServerSession } from '../../src/testing/service-crypto.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
 
 const API_KEY = 'sk-hygiene-0123456789abcdef';

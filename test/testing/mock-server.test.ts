@@ -4,19 +4,8 @@
  */
 import { createCipheriv, createDecipheriv, createECDH, hkdfSync, X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  MOCK_CONTENT_FILTER_TEXT,
-  MOCK_MODELS,
-  MOCK_TOOL_ARGUMENTS,
-  MOCK_TOOL_CALL_ID,
-  mockAnswerText,
-  mockLongModel,
-  mockLongText,
-  mockPieces,
-  mockReasoningText,
-  startMockArkServer,
-  type MockArkServer,
-} from '../../src/testing/index.js';
+import { MOCK_CONTENT_FILTER_TEXT, MOCK_MODELS, MOCK_TOOL_ARGUMENTS, MOCK_TOOL_CALL_ID, mockAnswerText, mockLongModel, mockLongText, mockReasoningText, startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
+import { mockPieces } from '../../src/testing/scenarios.js';
 
 const API_KEY = 'test-api-key';
 

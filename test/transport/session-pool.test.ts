@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // resolveBackend('node') needs the Node entry's platform, as every Node consumer has it.
-import '../../src/node-platform.js';
 import { InvalidCertificateError, InvalidOptionError } from '../../src/errors.js';
 import { parseCertificate, type ModelCertificate } from '../../src/protocol/certificate.js';
 import { SessionPool } from '../../src/transport/session-pool.js';

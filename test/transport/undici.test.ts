@@ -371,10 +371,13 @@ describe('arkEncryption through undici.request', () => {
     expect(server.requests).toHaveLength(0);
   });
 
-  it('works when called directly with an old-style handler', async () => {
+  // The interceptor itself takes new-style handlers (what compose hands it); an old-style handler
+  // given to the composed dispatcher is wrapped by undici before it reaches the interceptor.
+  it('works with an old-style handler given to the composed dispatcher', async () => {
     const agent = new Agent();
     agents.push(agent);
-    const dispatch = arkEncryption({ cacheDir: false })(agent.dispatch.bind(agent) as Dispatcher.Dispatch);
+    const composed = agent.compose(arkEncryption({ cacheDir: false }));
+    const dispatch = composed.dispatch.bind(composed) as Dispatcher.Dispatch;
     const { text, messages } = chatBody();
     const url = new URL(`${server.url}/chat/completions`);
     const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -44,11 +44,11 @@ Prints "listening on http://HOST:PORT" when ready, then one line per request on 
 (method, path, status, what went upstream, time): encrypted=yes (sent encrypted),
 encrypted=no (sent in plain text: no encryption asked for), or encrypted=refused (encryption
 asked for, nothing sent). Errors of its own are OpenAI-style JSON
-{"error":{"message","type","code"}}: 400 for a request that cannot be encrypted (nothing is
-sent), 404 for a path that repeats the upstream's base path (give clients the proxy root, not
-.../api/v3), 413 for a body over --max-body, 502 when the certificate cannot be had or an
-answer does not decrypt. A stream that fails half-way is cut. Stops cleanly on SIGINT or
-SIGTERM (exit code 0).`;
+{"error":{"message","type","code"}}: 400 for a request that cannot be encrypted or whose target
+is neither a path nor an http(s) URL (nothing is sent), 404 for a path that repeats the
+upstream's base path (give clients the proxy root, not .../api/v3), 413 for a body over
+--max-body, 502 when the certificate cannot be had or an answer does not decrypt. A stream
+that fails half-way is cut. Stops cleanly on SIGINT or SIGTERM (exit code 0).`;
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 

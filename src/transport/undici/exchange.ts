@@ -1,64 +1,36 @@
 /**
- * arkEncryption: an undici interceptor that encrypts the chat completions carrying
- * `x-is-encrypted: true` and decrypts their answers, as createEncryptedFetch does for fetch:
- *
- *   const dispatcher = new Agent().compose(arkEncryption());
- *   await request(url, { dispatcher, method: 'POST', headers: { 'x-is-encrypted': 'true' }, body });
- *   await fetch(url, { dispatcher, … });   // undici's fetch
- *
- * Every other request goes down the chain untouched. The certificate POST goes down the same
- * chain (the dispatch this interceptor was composed over), never through globalThis.fetch.
- * Errors reach the caller through the handler's onResponseError as the library's typed errors;
- * when encryption fails, nothing is dispatched. A session goes out once: what retries and
- * redirects on either side of this interceptor may do is in undici-resend.ts.
+ * One request that asked for encryption, through the undici interceptor (index.ts): its body
+ * read and encrypted, the encrypted request dispatched once, and its answer decrypted on the way
+ * up (a JSON answer whole, an event stream as it flows). Errors reach the caller through the
+ * handler's onResponseError as the library's typed errors; when encryption fails, nothing is
+ * dispatched.
  */
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { ArkE2EEError, DecryptionFailedError, EventStreamError, UnsupportedRequestError } from '../../errors.js';
+import { EventStreamDecrypter } from '../../protocol/event-stream.js';
+import type { Session } from '../../protocol/session.js';
+import { raceAbort } from '../../race-abort.js';
+import { answerTooLarge } from '../bounded-body.js';
+import { isEventStream, type ArkEncryptor } from '../encryptor.js';
+import { ForwardingController } from './controller.js';
 import {
-  ArkE2EEError,
-  DecryptionFailedError,
-  EventStreamError,
-  UnsupportedRequestError,
-} from '../errors.js';
-import { EventStreamDecrypter } from '../protocol/event-stream.js';
-import type { Session } from '../protocol/session.js';
-import { encryptionSwitch } from './encryption-switch.js';
-import { answerTooLarge } from './bounded-body.js';
-import { ArkEncryptor, isEventStream, maxCertificateBytesOf, type ArkEncryptionOptions } from './encryptor.js';
-import {
-  certificateHttpOverDispatch,
   collectBody,
-  ForwardingController,
   discardBody,
   dispatchUrl,
+  forwardedHeaders,
   headerPairs,
-  newStyleHandler,
   responseHeader,
-} from './undici-support.js';
-import { raceAbort } from '../race-abort.js';
-import { ResendRule, sentTwiceError } from './undici-resend.js';
-
-/** Options of `arkEncryption`: the same as every transport's. */
-export type ArkEncryptionInterceptorOptions = ArkEncryptionOptions;
+  type ResponseHeaders,
+} from './dispatch-options.js';
+import { sentTwiceError } from './resend.js';
 
 type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
-type ResponseHeaders = Parameters<NonNullable<Handler['onResponseStart']>>[2];
 type UpgradeSocket = Parameters<NonNullable<Handler['onRequestUpgrade']>>[3];
 
-function forwardedHeaders(headers: ResponseHeaders): ResponseHeaders {
-  const out: ResponseHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    // The body is re-made: its length changes, and it is not compressed (identity was asked).
-    if (lower !== 'content-length' && lower !== 'content-encoding' && lower !== 'transfer-encoding') out[name] = value;
-  }
-  return out;
-}
-
 /** One request that asked for encryption: prepared, dispatched, and its answer decrypted. */
-class EncryptedExchange implements Handler {
-  private readonly handler: Handler;
+export class EncryptedExchange implements Handler {
   private readonly outer: ForwardingController;
   private readonly preparation = new AbortController();
   private session: Session | undefined;
@@ -81,11 +53,14 @@ class EncryptedExchange implements Handler {
     private readonly encryptor: ArkEncryptor,
     private readonly dispatch: Dispatcher.Dispatch,
     private readonly opts: Dispatcher.DispatchOptions,
-    handler: Handler,
+    /**
+     * The caller's handler, of undici's new style (onRequestStart, onResponseStart, …): what
+     * compose hands every interceptor, old-style handlers wrapped by undici itself.
+     */
+    private readonly handler: Handler,
     /** This request was sent before, and a layer above sends it again (a retry, a redirect). */
     private readonly again = false,
   ) {
-    this.handler = newStyleHandler(handler);
     this.outer = new ForwardingController((reason) => this.preparation.abort(reason));
   }
 
@@ -326,37 +301,4 @@ class EncryptedExchange implements Handler {
   onResponseError(_controller: Controller | null, error: Error): void {
     this.deliverError(this.failure ?? error);
   }
-}
-
-/**
- * An undici interceptor: `new Agent().compose(arkEncryption(options))`. Requests whose headers
- * carry `x-is-encrypted: true` are encrypted and their answers decrypted; all others pass as
- * they are. Each composition has its own certificate memory (the disk cache is shared).
- */
-export function arkEncryption(options: ArkEncryptionInterceptorOptions = {}): Dispatcher.DispatcherComposeInterceptor {
-  const maxBytes = maxCertificateBytesOf(options);
-  return (dispatch) => {
-    const encryptor = new ArkEncryptor(options, certificateHttpOverDispatch(dispatch, { maxBytes }));
-    const resends = new ResendRule(encryptor.originChoosesCertificate);
-    // Two parameters exactly: undici's compose checks the arity of what an interceptor returns.
-    return function arkEncryptionInterceptor(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {
-      let encrypt: boolean;
-      try {
-        encrypt = encryptionSwitch(opts.headers);
-      } catch (error) {
-        // A switch we cannot read: refused through the handler, nothing dispatched.
-        new EncryptedExchange(encryptor, dispatch, opts, handler).refuse(error);
-        return true;
-      }
-      if (!encrypt) return dispatch(opts, handler);
-      const { again, refusal } = resends.check(opts, handler);
-      const exchange = new EncryptedExchange(encryptor, dispatch, opts, handler, again);
-      if (refusal !== undefined) {
-        exchange.refuse(refusal);
-        return true;
-      }
-      exchange.start();
-      return true;
-    };
-  };
 }

@@ -1,13 +1,13 @@
 /**
- * When the undici interceptor (undici.ts) lets an encrypted request go out again, and when not
+ * When the undici interceptor (index.ts, exchange.ts) lets an encrypted request go out again, and when not
  * (docs/security.md, "Retries and redirects"): a session goes out once; a layer above the
  * encryption that sends a request again (undici's retry or redirect interceptor composed after
  * it) gets a fresh session, but no resumption of a cut answer and no other origin unless that
  * origin cannot choose the certificate.
  */
 import type { Dispatcher } from 'undici';
-import { ResendRefusedError } from '../errors.js';
-import { headerPairs } from './undici-support.js';
+import { ResendRefusedError } from '../../errors.js';
+import { headerPairs } from './dispatch-options.js';
 
 type Handler = Dispatcher.DispatchHandler;
 

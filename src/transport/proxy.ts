@@ -239,13 +239,17 @@ function drained(response: ServerResponse): Promise<void> {
 /**
  * Copies the answer body to the client, chunk by chunk as it comes, and ends the answer at the
  * body's end. A read loop rather than `pipeline(Readable.fromWeb(body), response)`: the Node
- * stream in between costs several promise hops and a buffer per chunk, about as much as the
- * rest of the pass-through (docs/performance.md, issue 14). Backpressure: a write the socket
+ * stream in between costs an async iterator, a buffer and several promise hops per chunk
+ * (~5% of the pass-through's CPU in bench/proxy.mjs; docs/performance.md, issue 14). Backpressure: a write the socket
  * cannot take yet stops reading until it drains. A body that fails, or a client that goes away,
  * rejects (the caller cuts the connection) and lets the body go.
  */
 async function relay(body: ReadableStream<Uint8Array>, response: ServerResponse): Promise<void> {
   const reader = body.getReader();
+  // A socket error destroys the response, and 'close' follows: the loop sees `destroyed` (or
+  // the wait for 'drain' rejects). Listened to so that it is not an uncaught 'error' event.
+  const ignore = (): void => {};
+  response.on('error', ignore);
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -255,8 +259,10 @@ async function relay(body: ReadableStream<Uint8Array>, response: ServerResponse)
     }
   } catch (error) {
     reader.cancel(error).catch(() => {});
+    response.off('error', ignore);
     throw error;
   }
+  response.off('error', ignore);
   if (response.destroyed) throw new Error('the client closed the connection');
   response.end();
   // Rejects when the connection closed before the last byte went out.

@@ -29,8 +29,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { finished } from 'node:stream/promises';
 import {
   ArkE2EEError,
   CertificateUnavailableError,
@@ -221,6 +220,55 @@ function copyAnswerHeaders(from: Headers, to: ServerResponse): void {
   if (cookies.length > 0) to.setHeader('set-cookie', cookies);
 }
 
+/** Resolves once `response` takes writes again; rejects when its connection closed first. */
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => {
+      response.off('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      response.off('drain', onDrain);
+      reject(new Error('the client closed the connection'));
+    };
+    response.once('drain', onDrain);
+    response.once('close', onClose);
+  });
+}
+
+/**
+ * Copies the answer body to the client, chunk by chunk as it comes, and ends the answer at the
+ * body's end. A read loop rather than `pipeline(Readable.fromWeb(body), response)`: the Node
+ * stream in between costs an async iterator, a buffer and several promise hops per chunk
+ * (~5% of the pass-through's CPU in bench/proxy.mjs; docs/performance.md, issue 14). Backpressure: a write the socket
+ * cannot take yet stops reading until it drains. A body that fails, or a client that goes away,
+ * rejects (the caller cuts the connection) and lets the body go.
+ */
+async function relay(body: ReadableStream<Uint8Array>, response: ServerResponse): Promise<void> {
+  const reader = body.getReader();
+  // A socket error destroys the response, and 'close' follows: the loop sees `destroyed` (or
+  // the wait for 'drain' rejects). Listened to so that it is not an uncaught 'error' event.
+  const ignore = (): void => {};
+  response.on('error', ignore);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (response.destroyed) throw new Error('the client closed the connection');
+      if (!response.write(value)) await drained(response);
+    }
+  } catch (error) {
+    reader.cancel(error).catch(() => {});
+    response.off('error', ignore);
+    throw error;
+  }
+  response.off('error', ignore);
+  if (response.destroyed) throw new Error('the client closed the connection');
+  response.end();
+  // Rejects when the connection closed before the last byte went out.
+  await finished(response);
+}
+
 function isChatCompletion(url: URL, method: string): boolean {
   return method === 'POST' && chatBaseUrl(url) !== undefined;
 }
@@ -334,9 +382,8 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
       return;
     }
     response.flushHeaders();
-    const source = Readable.fromWeb(answer.body as unknown as NodeReadableStream<Uint8Array>);
     try {
-      await pipeline(source, response);
+      await relay(answer.body, response);
     } catch (error) {
       // Cut, never ended cleanly: the client must not take a part for the whole.
       if (!abort.signal.aborted) log.error = `answer cut: ${(error as Error).message}`;

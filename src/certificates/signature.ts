@@ -4,7 +4,7 @@
  * 521, RSA PKCS#1 v1.5 and PSS with SHA-2, Ed25519; SHA-1 and MD5 refused), and the key pin.
  * Runtime-neutral: Node ≥ 20, browsers and edge runtimes all have WebCrypto.
  */
-import { DerError, childrenOf, decodeOid, ecdsaRawSignature, readTlv } from '../protocol/der.js';
+import { DerError, TAG, childrenOf, decodeOid, integerAt, readTlv, readWhole } from '../protocol/der.js';
 import type { TrustCertificate } from './trust-certificate.js';
 import { subtle } from './trust-limits.js';
 
@@ -176,4 +176,27 @@ export async function signatureProblem(child: TrustCertificate, issuer: TrustCer
     return `its signature could not be checked (${(cause as Error).message})`;
   }
   return ok ? undefined : `its signature does not verify under the key of "${issuer.name}"`;
+}
+
+/**
+ * A DER ECDSA-Sig-Value `SEQUENCE { r INTEGER, s INTEGER }` → `r || s` of `size` bytes each;
+ * `undefined` unless it is exactly that, with minimal positive integers.
+ */
+function ecdsaRawSignature(der: Uint8Array, size: number): Uint8Array | undefined {
+  try {
+    const sequence = readWhole(der, TAG.sequence, 'ECDSA signature');
+    const parts = childrenOf(der, sequence);
+    if (parts.length !== 2) return undefined;
+    const out = new Uint8Array(size * 2);
+    for (const [index, part] of parts.entries()) {
+      let value = integerAt(der, part, 'ECDSA signature integer');
+      if (((value[0] ?? 0) & 0x80) !== 0) return undefined; // negative
+      if (value.length > 1 && value[0] === 0) value = value.subarray(1);
+      if (value.length > size) return undefined;
+      out.set(value, index * size + size - value.length);
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
 }

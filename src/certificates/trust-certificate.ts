@@ -10,8 +10,6 @@ import { pemBlockDer } from '../protocol/pem.js';
 import { readX509, type AlgorithmIdentifier, type NameAttribute } from '../protocol/x509.js';
 import {
   EXTENSION_OID,
-  KEY_USAGE,
-  describeKeyUsage,
   findExtension,
   readBasicConstraints,
   readKeyUsage,
@@ -115,45 +113,4 @@ export function readCertificate(pemBlock: string): TrustCertificate {
     unknownCritical:
       critical === undefined ? undefined : known === undefined ? `OID ${critical.oid}` : `${known} (OID ${critical.oid})`,
   };
-}
-
-export function validityProblem(certificate: TrustCertificate, nowMs: number): string | undefined {
-  if (nowMs < certificate.notBefore.getTime()) {
-    return `"${certificate.name}" is not valid yet (valid from ${certificate.notBefore.toISOString()})`;
-  }
-  if (nowMs > certificate.notAfter.getTime()) {
-    return `"${certificate.name}" expired on ${certificate.notAfter.toISOString()}`;
-  }
-  return undefined;
-}
-
-/** Leaf key usage: absent, or naming keyAgreement (ECDH) or digitalSignature. */
-export function leafUsageProblem(leaf: TrustCertificate): string | undefined {
-  if (leaf.keyUsage === undefined) return undefined;
-  if ((leaf.keyUsage & (KEY_USAGE.keyAgreement | KEY_USAGE.digitalSignature)) !== 0) return undefined;
-  return (
-    `the model certificate's keyUsage ${describeKeyUsage(leaf.keyUsage)} allows neither keyAgreement ` +
-    'nor digitalSignature, so it is not meant for the key agreement the protocol does'
-  );
-}
-
-export function issuerProblem(issuer: TrustCertificate, intermediatesBelow: number): string | undefined {
-  const constraints = issuer.basicConstraints;
-  if (constraints?.ca !== true) {
-    return `"${issuer.name}" issued a certificate but is not a CA certificate (no basicConstraints cA=true)`;
-  }
-  if (issuer.keyUsage !== undefined && (issuer.keyUsage & KEY_USAGE.keyCertSign) === 0) {
-    return `"${issuer.name}" issued a certificate but its keyUsage lacks keyCertSign`;
-  }
-  const pathLen = constraints.pathLength;
-  if (pathLen !== undefined && intermediatesBelow > pathLen) {
-    return `"${issuer.name}" allows ${pathLen} intermediate CA(s) below it (pathLenConstraint), the chain has ${intermediatesBelow}`;
-  }
-  return undefined;
-}
-
-export function criticalProblem(certificate: TrustCertificate): string | undefined {
-  return certificate.unknownCritical === undefined
-    ? undefined
-    : `"${certificate.name}" has a critical extension this library does not process: ${certificate.unknownCritical}`;
 }

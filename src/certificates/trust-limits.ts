@@ -11,6 +11,13 @@ import type { TrustCertificate } from './trust-certificate.js';
 /** At most this many certificates from the model's to the anchor, both included. */
 export const MAX_CHAIN_LENGTH = 5;
 /**
+ * At most this many CERTIFICATE blocks are read from the model's PEM (the model certificate and
+ * the intermediates it brings): a chain needs at most MAX_CHAIN_LENGTH - 1 of them, the rest is
+ * room for an alternative path or two. Anything longer is not a chain, and reading it costs.
+ */
+export const MAX_PEM_CERTIFICATES = 8;
+
+/**
  * At most this many signature checks per verification. A chain of MAX_CHAIN_LENGTH takes 4, a
  * few decoys or cross-certificates a few more; a bundle built to make path building explode
  * (many certificates of one name) is refused once the budget is spent, in milliseconds.

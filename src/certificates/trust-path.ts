@@ -8,7 +8,8 @@
  */
 import { sameBytes } from '../protocol/der.js';
 import { signatureProblem } from './signature.js';
-import { criticalProblem, issuerProblem, validityProblem, type TrustCertificate } from './trust-certificate.js';
+import type { TrustCertificate } from './trust-certificate.js';
+import { criticalProblem, issuerProblem, validityProblem } from './trust-problems.js';
 import { MAX_CHAIN_LENGTH, MAX_SIGNATURE_CHECKS } from './trust-limits.js';
 
 /** At most this many (certificate, candidate issuer) links looked at per verification. */

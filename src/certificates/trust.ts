@@ -18,37 +18,30 @@
  */
 import { CertificateUnavailableError, InvalidCertificateError } from '../errors.js';
 import { decodeBase64, encodeBase64 } from '../crypto/base64.js';
-import { sameBytes } from '../protocol/der.js';
 import { PEM_CERTIFICATE_BEGIN } from '../protocol/pem.js';
-import {
-  criticalProblem,
-  leafUsageProblem,
-  readCertificate,
-  splitPemCertificates,
-  validityProblem,
-  type TrustCertificate,
-} from './trust-certificate.js';
-import { MAX_CHAIN_LENGTH, pinOf, steadySpan, subtle } from './trust-limits.js';
-import type { Failure } from './trust-path.js';
+import { readCertificate, splitPemCertificates, type TrustCertificate } from './trust-certificate.js';
+import type { TrustChecks } from './trust-check.js';
+import { pinOf, subtle } from './trust-limits.js';
 
 export { splitPemCertificates } from './trust-certificate.js';
-export { MAX_CHAIN_LENGTH, MAX_SIGNATURE_CHECKS } from './trust-limits.js';
+export { MAX_CHAIN_LENGTH, MAX_PEM_CERTIFICATES, MAX_SIGNATURE_CHECKS } from './trust-limits.js';
 
 /**
- * Path building and signature checks, loaded on the first chain check: most programs set no
- * trustAnchors, and a browser bundle keeps this code in a chunk of its own. A load that fails
- * is not remembered, so the next verification tries again.
+ * The checks themselves (trust-check.ts, with path building and signature checks), loaded on the
+ * first verification: most programs set no trustAnchors or pinnedKeys, and a browser bundle keeps
+ * this code in a chunk of its own. A load that fails is not remembered, so the next verification
+ * tries again.
  */
-let pathCode: Promise<typeof import('./trust-path.js')> | undefined;
+let checkCode: Promise<typeof import('./trust-check.js')> | undefined;
 
-async function loadPathCode(): Promise<typeof import('./trust-path.js')> {
-  pathCode ??= import('./trust-path.js');
+async function loadCheckCode(): Promise<typeof import('./trust-check.js')> {
+  checkCode ??= import('./trust-check.js');
   try {
-    return await pathCode;
+    return await checkCode;
   } catch (cause) {
-    pathCode = undefined;
+    checkCode = undefined;
     throw new CertificateUnavailableError(
-      `the certificate chain check could not load its code (${(cause as Error).message}); nothing was sent. ` +
+      `the certificate trust check could not load its code (${(cause as Error).message}); nothing was sent. ` +
         'The next request tries to load it again; if this persists, check that every chunk of the application bundle is served',
       { cause },
     );
@@ -79,12 +72,6 @@ export interface TrustVerdict {
   readonly validUntilMs: number;
 }
 
-/**
- * At most this many CERTIFICATE blocks are read from the model's PEM (the model certificate and
- * the intermediates it brings): a chain needs at most MAX_CHAIN_LENGTH - 1 of them, the rest is
- * room for an alternative path or two. Anything longer is not a chain, and reading it costs.
- */
-export const MAX_PEM_CERTIFICATES = 8;
 const PIN_BYTES = 32;
 const MEMO_SIZE = 64;
 
@@ -148,7 +135,7 @@ export async function certificateKeyPin(pem: string): Promise<string> {
 }
 
 /** A remembered outcome for one PEM text: a verdict, or why it failed and while that holds. */
-type Remembered =
+export type Remembered =
   | { verdict: TrustVerdict }
   | { why: string; fromMs: number; untilMs: number };
 
@@ -157,11 +144,7 @@ export class CertificateTrust {
   /** By SHA-256 of the PEM text (a PEM can be up to a megabyte; its digest is 44 characters). */
   private readonly memo = new Map<string, Remembered>();
 
-  private constructor(
-    private readonly anchors: readonly TrustCertificate[] | undefined,
-    private readonly intermediates: readonly TrustCertificate[],
-    private readonly pins: ReadonlySet<string> | undefined,
-  ) {}
+  private constructor(private readonly checks: TrustChecks) {}
 
   /**
    * The checks `options` ask for, or `undefined` when they ask for none. Throws
@@ -179,7 +162,7 @@ export class CertificateTrust {
       throw new InvalidCertificateError('intermediates are set without trustAnchors, so they would not be used: set trustAnchors too');
     }
     if (anchors === undefined && pins === undefined) return undefined;
-    return new CertificateTrust(anchors, intermediates, pins);
+    return new CertificateTrust({ anchors, intermediates, pins });
   }
 
   /**
@@ -199,75 +182,12 @@ export class CertificateTrust {
         throw notTrusted(subject, remembered.why);
       }
     }
-    const outcome = await this.evaluate(pem, nowMs);
+    const { evaluateTrust } = await loadCheckCode();
+    const outcome = await evaluateTrust(this.checks, pem, nowMs);
     if (this.memo.size >= MEMO_SIZE) this.memo.delete(this.memo.keys().next().value!);
     this.memo.set(key, outcome);
     if ('verdict' in outcome) return outcome.verdict;
     throw notTrusted(subject, outcome.why);
-  }
-
-  /** The checks themselves, once per PEM text and time span. */
-  private async evaluate(pem: string, nowMs: number): Promise<Remembered> {
-    const blocks = splitPemCertificates(pem);
-    const never = { fromMs: Number.NEGATIVE_INFINITY, untilMs: Number.POSITIVE_INFINITY };
-    if (blocks.length === 0) return { why: `it holds no '${PEM_CERTIFICATE_BEGIN}' block`, ...never };
-    if (blocks.length > MAX_PEM_CERTIFICATES) {
-      return {
-        why: `its PEM holds ${blocks.length} certificates; a chain has at most ${MAX_CHAIN_LENGTH}, and at most ` +
-          `${MAX_PEM_CERTIFICATES} are read (the model certificate first, then its own chain)`,
-        ...never,
-      };
-    }
-    const certificates: TrustCertificate[] = [];
-    for (const [index, block] of blocks.entries()) {
-      try {
-        certificates.push(readCertificate(block));
-      } catch (cause) {
-        const which = index === 0 ? 'it' : `the extra certificate ${index + 1} of its PEM`;
-        return { why: `${which} cannot be read (${(cause as Error).message})`, ...never };
-      }
-    }
-    const [leaf, ...bundled] = certificates as [TrustCertificate, ...TrustCertificate[]];
-    const steady = (): { fromMs: number; untilMs: number } =>
-      steadySpan([...certificates, ...this.intermediates, ...(this.anchors ?? [])], nowMs);
-    const pin = await pinOf(leaf.spki);
-    if (this.pins !== undefined && !this.pins.has(pin)) {
-      return {
-        why: `its public key pin is "${pin}", which is not in pinnedKeys (${this.pins.size} pin(s)). ` +
-          'If the model key was changed on purpose, add this pin to pinnedKeys',
-        ...never,
-      };
-    }
-    let chain: readonly TrustCertificate[] = [leaf];
-    if (this.anchors !== undefined) {
-      const leafProblem = validityProblem(leaf, nowMs) ?? leafUsageProblem(leaf) ?? criticalProblem(leaf);
-      if (leafProblem !== undefined) return { why: leafProblem, ...steady() };
-      if (!this.anchors.some((anchor) => sameBytes(anchor.der, leaf.der))) {
-        // Each distinct certificate once: a PEM that repeats one adds nothing to try.
-        const pool = new Map<string, TrustCertificate>();
-        for (const certificate of [...bundled, ...this.intermediates]) {
-          if (!sameBytes(certificate.der, leaf.der)) pool.set(encodeBase64(certificate.der), certificate);
-        }
-        const { OverBudget, SearchBudget, buildPath } = await loadPathCode();
-        let found: TrustCertificate[] | Failure;
-        try {
-          found = await buildPath(this.anchors, [leaf], [...pool.values()], new SearchBudget(nowMs));
-        } catch (error) {
-          if (!(error instanceof OverBudget)) throw error;
-          return { why: error.message, ...steady() };
-        }
-        if (!Array.isArray(found)) return { why: found.message, ...steady() };
-        chain = found;
-      }
-    }
-    return {
-      verdict: Object.freeze({
-        pin,
-        chain: Object.freeze(chain.map((certificate) => certificate.name)),
-        validFromMs: Math.max(...chain.map((certificate) => certificate.notBefore.getTime())),
-        validUntilMs: Math.min(...chain.map((certificate) => certificate.notAfter.getTime())),
-      }),
-    };
   }
 }
 

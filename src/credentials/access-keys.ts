@@ -12,81 +12,30 @@
  * came from the gateway is never used on this path.
  */
 import type { CachedCertificate, CertificateStore } from '../certificates/disk-cache.js';
-import type { CertificateHttp } from '../certificates/service.js';
-import { CertificateSource, type CertificateSourceOptions } from '../certificates/source.js';
-import { OpenApiError } from '../errors.js';
+import { CertificateSource } from '../certificates/source.js';
 import { EndpointApiKeys } from './api-keys.js';
 import { fetchEndpointCertificate, verifyControlPlaneChain } from './endpoint-certificate.js';
-import { DEFAULT_OPENAPI_URL, DEFAULT_REGION, OpenApiClient } from './openapi.js';
+import { OpenApiClient } from './openapi.js';
 import type { AccessKeyCredentials } from './sign.js';
+import {
+  accessKeyCredentials,
+  checkedRegion,
+  DEFAULT_OPENAPI_URL,
+  DEFAULT_REGION,
+  type AccessKeyAuthSettings,
+  type AccessKeyOptions,
+} from './access-key-options.js';
 
-export interface AccessKeyOptions {
-  /** Access key id; default `VOLC_ACCESSKEY`. With `secretKey`, turns the access-key path on. */
-  accessKey?: string;
-  /** Secret access key; default `VOLC_SECRETKEY`. Used to sign, never sent. */
-  secretKey?: string;
-  /** Region the OpenAPI calls are signed for; default `cn-beijing`. */
-  region?: string;
-  /** The Volcengine OpenAPI; default `https://open.volcengineapi.com`. */
-  openApiUrl?: string;
-  /** Project of a preset endpoint's key (a model id), when the request has no `X-Project-Name`. */
-  projectName?: string;
-  /**
-   * Where the environment defaults (VOLC_ACCESSKEY, VOLC_SECRETKEY, and for the transports
-   * VOLC_ARK_ENCRYPTION, E2E_CERTIFICATE_PATH) are read; default the process environment.
-   */
-  env?: Readonly<Record<string, string | undefined>>;
-}
-
-/** Environment variable `name` of `options.env`, else of the process. */
-export function environmentOf(options: { env?: Readonly<Record<string, string | undefined>> }, name: string): string | undefined {
-  return options.env !== undefined ? options.env[name] : processEnvironment()?.[name];
-}
-
-/** The process environment where the runtime has one (not in browsers). */
-function processEnvironment(): Record<string, string | undefined> | undefined {
-  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-}
+export {
+  accessKeyCredentials,
+  environmentOf,
+  ownAuthorization,
+  type AccessKeyAuthSettings,
+  type AccessKeyOptions,
+} from './access-key-options.js';
 
 /** The request header the SDKs read a preset endpoint's project from. */
 export const HEADER_PROJECT_NAME = 'X-Project-Name';
-
-/**
- * The access key pair of `options`, else of the environment; `undefined` when neither has both
- * halves. Half a pair in the options is a mistake worth an error; half in the environment is
- * ignored, as the SDK ignores it when it has an API key.
- */
-export function accessKeyCredentials(options: AccessKeyOptions): AccessKeyCredentials | undefined {
-  const { accessKey, secretKey } = options;
-  if (accessKey !== undefined || secretKey !== undefined) {
-    if (!accessKey || !secretKey) {
-      throw new OpenApiError(`${accessKey ? 'secretKey' : 'accessKey'} is missing: access keys are a pair (accessKey and secretKey)`);
-    }
-    return { accessKeyId: accessKey, secretAccessKey: secretKey };
-  }
-  const fromEnvId = environmentOf(options, 'VOLC_ACCESSKEY');
-  const fromEnvSecret = environmentOf(options, 'VOLC_SECRETKEY');
-  return fromEnvId && fromEnvSecret ? { accessKeyId: fromEnvId, secretAccessKey: fromEnvSecret } : undefined;
-}
-
-/**
- * The request's own `Authorization`, or `undefined` when it has none: absent, or a bearer token
- * that is empty (what a client set up with an empty API key sends).
- */
-export function ownAuthorization(headers: Headers): string | undefined {
-  const value = headers.get('authorization');
-  if (value === null || /^\s*(bearer)?\s*$/i.test(value)) return undefined;
-  return value;
-}
-
-export interface AccessKeyAuthSettings {
-  http: CertificateHttp;
-  /** The options of the gateway path's CertificateSource, reused for the access-key path's. */
-  certificates: CertificateSourceOptions;
-  timeoutMs: number;
-  onWarning: (message: string) => void;
-  now?: () => number;
-}
 
 /** `store`, reading only files that hold a control plane chain that verifies now. */
 function controlPlaneOnly(store: CertificateStore | undefined, now: () => number): CertificateStore | undefined {
@@ -119,8 +68,7 @@ export class AccessKeyAuth {
     settings: AccessKeyAuthSettings,
   ) {
     this.now = settings.now ?? Date.now;
-    const region = options.region ?? DEFAULT_REGION;
-    if (!/^[a-z0-9-]+$/.test(region)) throw new OpenApiError(`region "${region}" is not a Volcengine region name (e.g. cn-beijing)`);
+    const region = checkedRegion(options.region ?? DEFAULT_REGION);
     this.client = new OpenApiClient({ credentials, region, url: options.openApiUrl ?? DEFAULT_OPENAPI_URL, http: settings.http, now: this.now });
     this.apiKeys = new EndpointApiKeys({ client: this.client, now: this.now, timeoutMs: settings.timeoutMs, onWarning: settings.onWarning });
     const shared = settings.certificates;

@@ -12,10 +12,9 @@ import type { CertificateHttp } from '../certificates/service.js';
 import { OpenApiError } from '../errors.js';
 import { isJsonObject } from '../protocol/json.js';
 import { signOpenApiRequest, type AccessKeyCredentials } from './sign.js';
+import { checkedOpenApiUrl, DEFAULT_OPENAPI_URL, DEFAULT_REGION } from './access-key-options.js';
 
-/** The public OpenAPI host the SDKs resolve for service `ark` in cn-beijing and most regions. */
-export const DEFAULT_OPENAPI_URL = 'https://open.volcengineapi.com';
-export const DEFAULT_REGION = 'cn-beijing';
+export { DEFAULT_OPENAPI_URL, DEFAULT_REGION };
 export const ARK_OPENAPI_SERVICE = 'ark';
 export const ARK_OPENAPI_VERSION = '2024-01-01';
 
@@ -71,16 +70,7 @@ export class OpenApiClient {
   private readonly base: string;
 
   constructor(private readonly options: OpenApiClientOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.url);
-    } catch {
-      throw new OpenApiError(`openApiUrl "${options.url}" is not an absolute URL`);
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new OpenApiError(`openApiUrl must be http(s), not ${url.protocol}`);
-    if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-      throw new OpenApiError('openApiUrl must be an origin (and path) without query, fragment or user info');
-    }
+    const url = checkedOpenApiUrl(options.url);
     this.base = openApiBase(url.href);
   }
 

@@ -259,26 +259,3 @@ export function stringAt(der: Uint8Array, tlv: Tlv, what: string): string {
       throw new DerError(`the ${what} is not a string type (tag 0x${tlv.tag.toString(16)})`);
   }
 }
-
-/**
- * A DER ECDSA-Sig-Value `SEQUENCE { r INTEGER, s INTEGER }` → `r || s` of `size` bytes each;
- * `undefined` unless it is exactly that, with minimal positive integers.
- */
-export function ecdsaRawSignature(der: Uint8Array, size: number): Uint8Array | undefined {
-  try {
-    const sequence = readWhole(der, TAG.sequence, 'ECDSA signature');
-    const parts = childrenOf(der, sequence);
-    if (parts.length !== 2) return undefined;
-    const out = new Uint8Array(size * 2);
-    for (const [index, part] of parts.entries()) {
-      let value = integerAt(der, part, 'ECDSA signature integer');
-      if (((value[0] ?? 0) & 0x80) !== 0) return undefined; // negative
-      if (value.length > 1 && value[0] === 0) value = value.subarray(1);
-      if (value.length > size) return undefined;
-      out.set(value, index * size + size - value.length);
-    }
-    return out;
-  } catch {
-    return undefined;
-  }
-}

@@ -7,7 +7,7 @@ import { isLoopback } from '../certificates/origin.js';
 import { CertificateSource, type CertificateOption, type CertificateSourceOptions } from '../certificates/source.js';
 import type { CertificateHttp } from '../certificates/service.js';
 import { CertificateTrust } from '../certificates/trust.js';
-import { AccessKeyAuth, environmentOf, ownAuthorization, type AccessKeyOptions } from '../credentials/access-keys.js';
+import { environmentOf, LazyAccessKeyAuth, ownAuthorization, type AccessKeyOptions } from '../credentials/access-key-options.js';
 import type { BackendChoice } from '../crypto/backend.js';
 import { DecryptionFailedError, InvalidCertificateError, InvalidOptionError, UnsupportedRequestError } from '../errors.js';
 import {
@@ -161,8 +161,11 @@ export class ArkEncryptor {
   private readonly aicc: boolean;
   private readonly warn: (message: string) => void;
   private readonly sessions: SessionPool;
-  /** Access keys (options or VOLC_ACCESSKEY / VOLC_SECRETKEY): the OpenAPI path; undefined without. */
-  private readonly accessKeys: AccessKeyAuth | undefined;
+  /**
+   * Access keys (options or VOLC_ACCESSKEY / VOLC_SECRETKEY): the OpenAPI path, its code loaded
+   * on the first request without an API key of its own; undefined without access keys.
+   */
+  private readonly accessKeys: LazyAccessKeyAuth | undefined;
   /**
    * Whether the origin a request goes to chooses the certificate it is encrypted to: no
    * certificate, pins or trust anchors in the options. Then an encrypted request must not be
@@ -186,7 +189,7 @@ export class ArkEncryptor {
     const sourceOptions = certificateSourceOptions(options, http, this.warn);
     this.source = new CertificateSource(sourceOptions);
     const timeoutMs = options.certificateTimeout ?? 30_000;
-    this.accessKeys = AccessKeyAuth.from(options, { http, certificates: sourceOptions, timeoutMs, onWarning: this.warn });
+    this.accessKeys = LazyAccessKeyAuth.from(options, { http, certificates: sourceOptions, timeoutMs, onWarning: this.warn });
     this.sessions = new SessionPool({
       size: options.sessionPool,
       aicc: this.aicc,
@@ -220,11 +223,12 @@ export class ArkEncryptor {
     const { body, model } = parseChatRequestBody(text);
     // Access keys: a request without an API key of its own gets the endpoint's short-lived one.
     const authorization = this.accessKeys ? ownAuthorization(request.headers) : (request.headers.get('authorization') ?? undefined);
+    const accessKeys = authorization === undefined ? await this.accessKeys?.get() : undefined;
     const [certificate, apiKey] = await Promise.all([
-      (authorization === undefined && this.accessKeys ? this.accessKeys.certificates : this.source).get({
+      (accessKeys ? accessKeys.certificates : this.source).get({
         model, aicc: this.aicc, baseUrl, authorization, signal: request.signal,
       }),
-      authorization === undefined ? this.accessKeys?.apiKey(model, request.headers, request.signal) : undefined,
+      accessKeys?.apiKey(model, request.headers, request.signal),
     ]);
     // A replaced certificate's ready sessions go (session-pool.ts).
     this.sessions.use(`${baseUrl}\n${model}`, certificate);

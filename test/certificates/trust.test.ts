@@ -587,7 +587,7 @@ describe('end to end: createEncryptedFetch against the mock server', () => {
 });
 
 describe('runtime-neutral', () => {
-  it.each(['certificates/trust.ts', 'certificates/trust-certificate.ts', 'certificates/trust-path.ts', 'certificates/signature.ts', 'protocol/der.ts'])(
+  it.each(['certificates/trust.ts', 'certificates/trust-certificate.ts', 'certificates/trust-check.ts', 'certificates/trust-problems.ts', 'certificates/trust-path.ts', 'certificates/signature.ts', 'protocol/der.ts'])(
     '%s imports no node: module (WebCrypto and the asn1 packages only)',
     async (file) => {
       const source = await readFile(join(import.meta.dirname, '../../src', file), 'utf8');

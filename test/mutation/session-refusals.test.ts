@@ -98,6 +98,10 @@ describe.each(BACKENDS)('createSession refusals and hiding, %s backend', (backen
     expect(session.toJSON()).toEqual({ token: session.token, encryptInfo: session.encryptInfo, backend });
     expect(Object.getOwnPropertyDescriptor(session, 'key')?.enumerable).toBe(false);
     expect(Object.getOwnPropertyDescriptor(session, 'nonce')?.enumerable).toBe(false);
+    // A spread copy holds the public parts and methods only: no key, no nonce, no inspect hook.
+    expect(Reflect.ownKeys({ ...session }).sort()).toEqual(
+      ['backend', 'decryptText', 'encryptInfo', 'encryptText', 'toJSON', 'token'],
+    );
   });
 
   it('the session and its encryptInfo are frozen: no method can be swapped for a plain-text one', () => {

@@ -250,19 +250,35 @@ async function relay(body: ReadableStream<Uint8Array>, response: ServerResponse)
   // the wait for 'drain' rejects). Listened to so that it is not an uncaught 'error' event.
   const ignore = (): void => {};
   response.on('error', ignore);
+  // Settles once the last chunk written has gone to the socket, or the connection closed.
+  let lastWritten: Promise<void> = Promise.resolve();
+  let onClose = (): void => {};
+  const closed = new Promise<void>((resolve) => {
+    onClose = resolve;
+    response.once('close', resolve);
+  });
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       if (response.destroyed) throw new Error('the client closed the connection');
-      if (!response.write(value)) await drained(response);
+      let more = true;
+      lastWritten = new Promise<void>((resolve) => {
+        more = response.write(value, () => resolve());
+      });
+      if (!more) await drained(response);
     }
   } catch (error) {
     reader.cancel(error).catch(() => {});
+    // The chunks before the failure (the events that did authenticate) reach the client before
+    // the caller cuts the connection: destroying it at once would drop what is still corked.
+    await Promise.race([lastWritten, closed]);
     response.off('error', ignore);
+    response.off('close', onClose);
     throw error;
   }
   response.off('error', ignore);
+  response.off('close', onClose);
   if (response.destroyed) throw new Error('the client closed the connection');
   response.end();
   // Rejects when the connection closed before the last byte went out.

@@ -1,8 +1,8 @@
 /**
  * What the trust checks (trust.ts) need before any chain is built: the bounds of path building,
- * the span in which a verdict holds, WebCrypto and the key pin. Kept apart from trust-path.ts and
- * signature.ts so that those load only when a chain is first checked (a separate chunk in a
- * browser bundle).
+ * the span in which a verdict holds, WebCrypto and the key pin. Kept apart from trust-check.ts,
+ * trust-path.ts and signature.ts so that those load only on the first verification (a separate
+ * chunk in a browser bundle).
  */
 import { InvalidCertificateError } from '../errors.js';
 import { encodeBase64 } from '../crypto/base64.js';

@@ -3,8 +3,8 @@
  * intermediates to a trust anchor, with a bounded cost. The certificates come from the service,
  * so they are hostile input: at most MAX_CHAIN_LENGTH deep, no CA twice on a path, each
  * (certificate, issuer key) signature checked once, at most MAX_SIGNATURE_CHECKS checks and
- * MAX_LINKS_TRIED candidate issuers per verification (OverBudget when spent). trust.ts loads this
- * module (and signature.ts with it) on the first chain check: a chunk of its own in a browser bundle.
+ * MAX_LINKS_TRIED candidate issuers per verification (OverBudget when spent). Loaded with
+ * trust-check.ts (and signature.ts) on the first verification: a chunk of its own in a browser bundle.
  */
 import { sameBytes } from '../protocol/der.js';
 import { signatureProblem } from './signature.js';

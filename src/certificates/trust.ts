@@ -14,7 +14,9 @@
  *
  * Runtime-neutral: certificates read in trust-certificate.ts (the library's narrow X.509 reader,
  * protocol/x509.ts), signatures and SHA-256 with WebCrypto (signature.ts), the path built with
- * a bounded cost (trust-path.ts, loaded on the first chain check). No `node:` module.
+ * a bounded cost (trust-path.ts). The checks themselves (trust-check.ts, with trust-path.ts and
+ * signature.ts) load on the first verification; the settings are read here, when the client is
+ * made. No `node:` module.
  */
 import { CertificateUnavailableError, InvalidCertificateError } from '../errors.js';
 import { decodeBase64, encodeBase64 } from '../crypto/base64.js';

@@ -1,7 +1,7 @@
 /**
  * The access-key settings (`accessKey`/`secretKey` or `VOLC_ACCESSKEY`/`VOLC_SECRETKEY`, region,
  * openApiUrl), read and checked when a client is made, and the access-key path itself
- * (access-keys.ts: request signing, GetApiKey, GetEndpointCertificate) loaded on the first
+ * (access-keys.ts: the OpenAPI client, GetApiKey, GetEndpointCertificate) loaded on the first
  * request that needs it: most programs use an API key, and a browser bundle then keeps that
  * code in a chunk of its own. A misconfiguration still fails when the client is made.
  */
@@ -109,21 +109,26 @@ export class LazyAccessKeyAuth {
   private loading: Promise<AccessKeyAuth> | undefined;
 
   private constructor(
+    private readonly credentials: AccessKeyCredentials,
     private readonly options: AccessKeyOptions,
     private readonly settings: AccessKeyAuthSettings,
   ) {}
 
   /** `undefined` when no access keys are set; throws `OpenApiError` when they are set up wrong. */
   static from(options: AccessKeyOptions, settings: AccessKeyAuthSettings): LazyAccessKeyAuth | undefined {
-    if (accessKeyCredentials(options) === undefined) return undefined;
+    const credentials = accessKeyCredentials(options);
+    if (credentials === undefined) return undefined;
     checkedRegion(options.region ?? DEFAULT_REGION);
     checkedOpenApiUrl(options.openApiUrl ?? DEFAULT_OPENAPI_URL);
-    return new LazyAccessKeyAuth(options, settings);
+    // The pair as read now: the environment may change before the first request.
+    return new LazyAccessKeyAuth(credentials, options, settings);
   }
 
   /** The access-key path; `OpenApiError` (nothing sent) when its code cannot be loaded. */
   async get(): Promise<AccessKeyAuth> {
-    this.loading ??= import('./access-keys.js').then(({ AccessKeyAuth }) => AccessKeyAuth.from(this.options, this.settings)!);
+    this.loading ??= import('./access-keys.js').then(({ AccessKeyAuth }) =>
+      AccessKeyAuth.withCredentials(this.credentials, this.options, this.settings),
+    );
     try {
       return await this.loading;
     } catch (cause) {

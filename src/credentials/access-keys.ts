@@ -85,6 +85,11 @@ export class AccessKeyAuth {
     return credentials === undefined ? undefined : new AccessKeyAuth(credentials, options, settings);
   }
 
+  /** The access-key path for `credentials` as read when the client was made (LazyAccessKeyAuth). */
+  static withCredentials(credentials: AccessKeyCredentials, options: AccessKeyOptions, settings: AccessKeyAuthSettings): AccessKeyAuth {
+    return new AccessKeyAuth(credentials, options, settings);
+  }
+
   /** The short-lived API key for a request to `model` that has none of its own. */
   apiKey(model: string, headers: Headers, signal?: AbortSignal | null): Promise<string> {
     const project = headers.get(HEADER_PROJECT_NAME) ?? this.options.projectName;

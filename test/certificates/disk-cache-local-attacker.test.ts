@@ -64,6 +64,22 @@ describe('files and folders of another user', () => {
     for (const warning of warnings) expect(warning).toMatch(new RegExp(`${file}.*another user \\(uid ${OTHER_UID}\\).*memory only`, 's'));
   });
 
+  asRoot("a file of another user that appears after the read (no read refused it) is not replaced by the write", async () => {
+    // The write path's own owner check: the read found no file, then another user planted one.
+    const store = createDiskCache(dir, (message) => warnings.push(message))!;
+    expect(await store.read(OFFICIAL_BASE_URL, 'ep-model')).toBeUndefined();
+    const file = store.fileFor(OFFICIAL_BASE_URL, 'ep-model')!;
+    await writeFile(file, ATTACKER, { mode: 0o644 });
+    await chown(file, OTHER_UID, OTHER_UID);
+    await store.write(OFFICIAL_BASE_URL, 'ep-model', PLAIN);
+    await store.write(OFFICIAL_BASE_URL, 'ep-model', PLAIN);
+    expect(await readFile(file, 'utf8')).toBe(ATTACKER);
+    expect((await stat(file)).uid).toBe(OTHER_UID);
+    expect(await readdir(dir)).toEqual(['ep-model.pem']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(new RegExp(`${file}.*belongs to another user \\(uid ${OTHER_UID}\\).*memory only`, 's'));
+  });
+
   asRoot("another user's private (0600) file is refused the same way", async () => {
     const file = join(dir, 'ep-model.pem');
     await writeFile(file, ATTACKER, { mode: 0o600 });

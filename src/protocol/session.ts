@@ -84,6 +84,14 @@ function buildEncryptInfo(certificate: ModelCertificate, aicc: boolean): Encrypt
 /** A session from a fresh ephemeral key agreed with the model certificate's key (§2). */
 export function createSession(certificate: ModelCertificate, options: SessionOptions = {}): Session {
   const backend = resolveBackend(options.backend);
+  const aicc = aiccOf(certificate, options);
+  const agreement = backend.agree(certificate.publicKey, options.unsafeFixedEphemeralKeyForTests);
+  const okm = backend.hkdf(agreement.sharedSecret, ZERO_SALT, EMPTY, HKDF_OUTPUT_LENGTH);
+  return sessionOfHandshake(backend, agreement.publicKey, okm, certificate, aicc);
+}
+
+/** `options.aicc`, refused on a certificate without AICC ids. */
+export function aiccOf(certificate: ModelCertificate, options: Pick<SessionOptions, 'aicc'>): boolean {
   const aicc = options.aicc ?? false;
   if (aicc && !certificate.isAICC) {
     throw new InvalidCertificateError(
@@ -91,13 +99,25 @@ export function createSession(certificate: ModelCertificate, options: SessionOpt
         'fetch the certificate with AICC on, or turn AICC off',
     );
   }
-  const agreement = backend.agree(certificate.publicKey, options.unsafeFixedEphemeralKeyForTests);
-  const okm = backend.hkdf(agreement.sharedSecret, ZERO_SALT, EMPTY, HKDF_OUTPUT_LENGTH);
+  return aicc;
+}
+
+/** HKDF's input and output of the handshake (§2): the shared secret in, key and nonce out. */
+export const HANDSHAKE_HKDF = { salt: ZERO_SALT, info: EMPTY, length: HKDF_OUTPUT_LENGTH } as const;
+
+/** The session of a finished handshake (§2): our public point and the HKDF output. */
+export function sessionOfHandshake(
+  backend: CryptoBackend,
+  publicKey: Uint8Array,
+  okm: Uint8Array,
+  certificate: ModelCertificate,
+  aicc: boolean,
+): Session {
   return makeSession(
     backend,
     okm.slice(0, SESSION_KEY_LENGTH),
     okm.slice(SESSION_KEY_LENGTH, HKDF_OUTPUT_LENGTH),
-    encodeBase64(agreement.publicKey),
+    encodeBase64(publicKey),
     buildEncryptInfo(certificate, aicc),
   );
 }

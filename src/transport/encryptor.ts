@@ -232,7 +232,7 @@ export class ArkEncryptor {
     ]);
     // A replaced certificate's ready sessions go (session-pool.ts).
     this.sessions.use(`${baseUrl}\n${model}`, certificate);
-    const session = this.sessions.take(certificate);
+    const session = await this.sessions.take(certificate);
     // The caller's onWarning, or the protocol layer's default: once per process for each kind.
     // Large texts (images) go to WebCrypto off Node: same bytes, off the main thread.
     const encrypted = await encryptChatRequestJsonAsync(body, session, { onWarning: this.options.onWarning });

@@ -25,12 +25,11 @@ export type { BackendChoice, BackendName, CryptoBackend, KeyAgreement } from './
 export { resolveBackend } from './crypto/select.js';
 export { parseCertificate, type ModelCertificate } from './protocol/certificate.js';
 export {
-  createSession,
-  sessionFromKey,
   type EncryptInfo,
   type Session,
   type SessionOptions,
 } from './protocol/session.js';
+export { createSession, sessionFromKey } from './protocol/create-session.js';
 export { encryptChatRequest, type EncryptRequestOptions } from './protocol/request.js';
 export {
   encryptChatRequestAsync,

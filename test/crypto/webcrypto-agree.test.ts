@@ -21,7 +21,7 @@ import {
 import { ArkE2EEError, InvalidKeyError } from '../../src/errors.js';
 import { parseCertificate } from '../../src/protocol/certificate.js';
 import { sessionWith } from '../../src/protocol/session-async.js';
-import { createSession } from '../../src/protocol/session.js';
+import { createSession } from '../../src/protocol/create-session.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
 import { deriveSession } from '../helpers/server-crypto.js';
 

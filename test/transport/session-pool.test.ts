@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // resolveBackend('node') needs the Node entry's platform, as every Node consumer has it.
 import { InvalidCertificateError, InvalidOptionError } from '../../src/errors.js';
 import { parseCertificate, type ModelCertificate } from '../../src/protocol/certificate.js';
-import { createSession, type Session } from '../../src/protocol/session.js';
+import { createSession } from '../../src/protocol/create-session.js';
+import type { Session } from '../../src/protocol/session.js';
 import { SessionPool } from '../../src/transport/session-pool.js';
 import { createEncryptedFetch } from '../../src/transport/encrypted-fetch.js';
 import { ArkEncryptor } from '../../src/transport/encryptor.js';

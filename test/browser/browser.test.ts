@@ -233,6 +233,13 @@ describe.skipIf(skipBrowser)('in headless Chromium', () => {
     expect(imageRequest?.decryptedMessages).toEqual(imageMessages(image.dataUrl));
   });
 
+  it("sessions made on Chromium's WebCrypto give the handshake vectors, and refuse a point off the curve in noble's words", () => {
+    const handshakes = results.webCryptoHandshakes!;
+    expect(handshakes.failures).toEqual([]);
+    expect(handshakes.checked).toBeGreaterThan(40);
+    expect(handshakes.offCurveRefusal).toBe('InvalidKeyError: peer public key is not a valid point on P-256');
+  });
+
   it('encryptChatRequestAsync on WebCrypto gives the encrypt_request vectors, byte for byte', () => {
     const vectors = results.asyncVectors!;
     expect(vectors.failures).toEqual([]);

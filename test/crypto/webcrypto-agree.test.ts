@@ -233,3 +233,38 @@ describe('HKDF-SHA256 on WebCrypto', () => {
     await expect(webCryptoSessionCrypto(subtle).hkdf(ikm, ikm, ikm, 255 * 32 + 1)).rejects.toThrow(/8160/);
   });
 });
+
+describe('a runtime whose WebCrypto lacks P-256 ECDH or HKDF', () => {
+  /** The real subtle, except that `refuse` operations reject as unsupported. */
+  function lacking(refuse: (algorithm: unknown) => boolean): AgreementSubtle {
+    const unsupported = (): Promise<never> => Promise.reject(new DOMException('not supported', 'NotSupportedError'));
+    const real = subtle;
+    return {
+      generateKey: (algorithm, extractable, usages) => (refuse(algorithm) ? unsupported() : real.generateKey(algorithm, extractable, usages)),
+      importKey: (format, data, algorithm, extractable, usages) =>
+        refuse(algorithm) ? unsupported() : real.importKey(format, data, algorithm, extractable, usages),
+      exportKey: (format, key) => real.exportKey(format, key),
+      deriveBits: (algorithm, key, length) => real.deriveBits(algorithm, key, length),
+    };
+  }
+  const made = makeCertificate();
+  const certificate = parseCertificate(made.pem);
+
+  it('still makes sessions, on noble, that the service opens', async () => {
+    const noEcdh = lacking((algorithm) => typeof algorithm === 'object' && (algorithm as { name: string }).name === 'ECDH');
+    const noHkdf = lacking((algorithm) => algorithm === 'HKDF');
+    for (const crippled of [noEcdh, noHkdf]) {
+      const session = await sessionWith(webCryptoSessionCrypto(crippled), certificate, false);
+      const service = deriveSession(made.privateKey, session.token);
+      expect(hex(session.key)).toBe(hex(service.key));
+      expect(hex(session.nonce)).toBe(hex(service.nonce));
+    }
+  });
+
+  it('but a bad peer key is still refused, in noble’s words', async () => {
+    const noEcdh = lacking(() => true);
+    const error = await webCryptoSessionCrypto(noEcdh).agree(new Uint8Array([4, ...new Uint8Array(64).fill(1)])).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidKeyError);
+    expect((error as Error).message).toBe('peer public key is not a valid point on P-256');
+  });
+});

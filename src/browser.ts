@@ -39,7 +39,8 @@ export {
 export { decryptChatCompletion, type PlainTextNotice } from './protocol/response.js';
 export { decryptEventStream } from './protocol/event-stream.js';
 export * as constants from './protocol/constants.js';
-export { createEncryptedFetch, type EncryptedFetchOptions } from './transport/encrypted-fetch.js';
+export { createEncryptedFetch } from './transport/create-encrypted-fetch.js';
+export type { EncryptedFetchOptions } from './transport/encrypted-fetch.js';
 export { HEADER_ARK_E2EE_ERROR, type ErrorDelivery } from './transport/error-response.js';
 export type { ArkEncryptionOptions } from './transport/encryptor.js';
 export type { CertificateOption } from './certificates/source.js';

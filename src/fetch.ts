@@ -7,7 +7,8 @@
  * demand stays with the importer), so an app that only encrypts its requests would carry the curve
  * code it never runs. From this entry, the handshake runs on WebCrypto (node:crypto under
  * Node), and noble's curve code is a chunk loaded on first need (docs/performance.md, bundle
- * size). The same createEncryptedFetch as the main entries', under every runtime.
+ * size). The same createEncryptedFetch as the main entries' (both are encryptedFetchWith), except
+ * for how a session that needs noble gets it.
  */
 export {
   AnswerTooLargeError,
@@ -25,9 +26,20 @@ export {
   type ArkE2EEErrorCode,
 } from './errors.js';
 export type { BackendChoice, BackendName, CryptoBackend, KeyAgreement } from './crypto/backend.js';
-export { createEncryptedFetch, type EncryptedFetchOptions } from './transport/encrypted-fetch.js';
+import { loadNobleOnDemand } from './crypto/noble-lazy.js';
+import { encryptedFetchWith, type EncryptedFetchOptions } from './transport/encrypted-fetch.js';
+
+export type { EncryptedFetchOptions };
 export { HEADER_ARK_E2EE_ERROR, type ErrorDelivery } from './transport/error-response.js';
 export type { ArkEncryptionOptions } from './transport/encryptor.js';
 export type { CertificateOption } from './certificates/source.js';
 export type { AccessKeyOptions } from './credentials/access-keys.js';
 export type { PlainTextNotice } from './protocol/response.js';
+
+/**
+ * createEncryptedFetch (as `ark-e2ee` has it, transport/create-encrypted-fetch.ts), with noble's
+ * P-256 loaded on first need, as a chunk of its own.
+ */
+export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeof fetch {
+  return encryptedFetchWith(loadNobleOnDemand, options);
+}

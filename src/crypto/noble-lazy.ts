@@ -1,7 +1,25 @@
 /**
- * What session-crypto.ts loads with `import()` when a session needs noble's P-256 (the noble
- * backend). A module of its own, not noble.ts itself: bundlers keep a module that is imported
- * both statically (select.ts, for the synchronous API) and dynamically in the static chunk, so
- * the dynamic import would split nothing off.
+ * noble's P-256 and HKDF (noble.ts) as a chunk of its own, loaded on first need: how
+ * `ark-e2ee/fetch` (src/fetch.ts) gets noble for a session (crypto/session-crypto.ts). Nothing the
+ * main entries reach imports this file: their synchronous API imports noble.ts statically anyway,
+ * and a dynamic import of a module also imported statically would only add a chunk boundary.
  */
-export { nobleBackend } from './noble.js';
+import { ArkE2EEError } from '../errors.js';
+import type { CryptoBackend } from './backend.js';
+
+/** Loaded once; a failed load is not kept, so the next session tries again. */
+let noble: Promise<CryptoBackend> | undefined;
+
+export function loadNobleOnDemand(): Promise<CryptoBackend> {
+  noble ??= import('./noble.js').then(
+    (module) => module.nobleBackend,
+    (error: unknown) => {
+      noble = undefined;
+      throw new ArkE2EEError(
+        `could not load the pure-JavaScript P-256 code (noble) for this session: ${String(error)}; nothing was sent. ` +
+          'Check that the bundle’s chunks are served, or run where crypto.subtle exists (https or localhost)',
+      );
+    },
+  );
+  return noble;
+}

@@ -16,3 +16,6 @@ export function resolveBackend(choice: BackendChoice = 'auto'): CryptoBackend {
   if (choice === 'auto') return nobleBackend;
   throw nodeBackendMissing();
 }
+
+/** The noble backend for an asynchronous session (session-crypto.ts), from this static import. */
+export const loadNoble = async (): Promise<CryptoBackend> => nobleBackend;

@@ -1,17 +1,21 @@
 /**
  * Where a session made asynchronously (protocol/session-async.ts) does its handshake: the same
  * choice as `resolveBackend` (crypto/select.ts), except that `backend: 'auto'` without
- * node:crypto agrees on WebCrypto, and noble's P-256 and HKDF code is loaded with `import()` only
- * when it is needed: `backend: 'noble'`, a runtime without `crypto.subtle` (a page on plain
+ * node:crypto agrees on WebCrypto, and noble's P-256 and HKDF code is asked for (`NobleLoader`)
+ * only when it is needed: `backend: 'noble'`, a runtime without `crypto.subtle` (a page on plain
  * http), or a fixed ephemeral scalar (test vectors: WebCrypto cannot take a bare scalar). This
- * file imports neither noble.ts nor select.ts, so that a bundle of the fetch wrapper keeps the
- * curve code out of what it loads first.
+ * file neither imports noble.ts nor loads it: the entry decides how (select.ts `loadNoble`, static,
+ * where the entry has noble anyway; noble-lazy.ts `loadNobleOnDemand`, a chunk of its own, from
+ * `ark-e2ee/fetch`), so that neither bundle pays for the other's way.
  */
 import { ArkE2EEError } from '../errors.js';
 import { nodeBackendMissing, type BackendChoice, type CryptoBackend, type KeyAgreement } from './backend.js';
 import { nobleAead } from './noble-aead.js';
 import { agreementSubtle, webCryptoAgree, webCryptoHkdf, type AgreementSubtle, type WebCryptoKeyPair } from './webcrypto-agree.js';
 import { nativeBackend } from '#crypto/native';
+
+/** The noble backend, however the entry gets it. */
+export type NobleLoader = () => Promise<CryptoBackend>;
 
 /** The handshake's two steps (protocol §2), and the backend the session then encrypts with. */
 export interface SessionCrypto {
@@ -54,7 +58,7 @@ export const webCryptoSessionBackend: CryptoBackend = Object.freeze({
  * words (what the caller sees, the same on every backend), and a runtime whose WebCrypto lacks
  * P-256 ECDH or HKDF still works, on noble.
  */
-export function webCryptoSessionCrypto(subtle: AgreementSubtle, ephemeral?: WebCryptoKeyPair): SessionCrypto {
+export function webCryptoSessionCrypto(subtle: AgreementSubtle, loadNoble: NobleLoader, ephemeral?: WebCryptoKeyPair): SessionCrypto {
   return {
     backend: webCryptoSessionBackend,
     agree: async (peer) => {
@@ -76,35 +80,22 @@ export function webCryptoSessionCrypto(subtle: AgreementSubtle, ephemeral?: WebC
   };
 }
 
-/** noble.ts, loaded once it is needed; a failed load is not kept, so the next session tries again. */
-let noble: Promise<CryptoBackend> | undefined;
-
-function loadNoble(): Promise<CryptoBackend> {
-  noble ??= import('./noble-lazy.js').then(
-    (module) => module.nobleBackend,
-    (error: unknown) => {
-      noble = undefined;
-      throw new ArkE2EEError(
-        `could not load the pure-JavaScript P-256 code (noble) for this session: ${String(error)}; nothing was sent. ` +
-          'Check that the bundle’s chunks are served, or run where crypto.subtle exists (https or localhost)',
-      );
-    },
-  );
-  return noble;
-}
-
 /**
  * Where a session for `choice` agrees (see the top of this file). `privateKey`: a fixed 32-byte
  * ephemeral scalar, for test vectors only.
  */
-export async function sessionCrypto(choice: BackendChoice = 'auto', privateKey?: Uint8Array): Promise<SessionCrypto> {
+export async function sessionCrypto(
+  choice: BackendChoice = 'auto',
+  privateKey: Uint8Array | undefined,
+  loadNoble: NobleLoader,
+): Promise<SessionCrypto> {
   if (typeof choice === 'object') return fromBackend(choice, privateKey);
   if (choice !== 'noble') {
     const node = nativeBackend();
     if (node) return fromBackend(node, privateKey);
     if (choice === 'node') throw nodeBackendMissing();
     const subtle = agreementSubtle();
-    if (subtle !== undefined && privateKey === undefined) return webCryptoSessionCrypto(subtle);
+    if (subtle !== undefined && privateKey === undefined) return webCryptoSessionCrypto(subtle, loadNoble);
   }
   return fromBackend(await loadNoble(), privateKey);
 }

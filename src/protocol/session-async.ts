@@ -5,15 +5,18 @@
  * there is nothing else (crypto/session-crypto.ts). The same session, byte for byte, and the
  * same refusals.
  */
-import type { SessionCrypto } from '../crypto/session-crypto.js';
+import type { NobleLoader, SessionCrypto } from '../crypto/session-crypto.js';
 import { sessionCrypto } from '../crypto/session-crypto.js';
 import type { ModelCertificate } from './certificate.js';
 import { aiccOf, HANDSHAKE_HKDF, sessionOfHandshake, type Session, type SessionOptions } from './session.js';
 
-/** A session from a fresh ephemeral key agreed with the model certificate's key (§2). */
-export async function createSessionAsync(certificate: ModelCertificate, options: SessionOptions = {}): Promise<Session> {
+/**
+ * A session from a fresh ephemeral key agreed with the model certificate's key (§2); `loadNoble`
+ * gives the noble backend when the session needs it (crypto/session-crypto.ts).
+ */
+export async function createSessionAsync(certificate: ModelCertificate, options: SessionOptions, loadNoble: NobleLoader): Promise<Session> {
   const aicc = aiccOf(certificate, options);
-  return sessionWith(await sessionCrypto(options.backend, options.unsafeFixedEphemeralKeyForTests), certificate, aicc);
+  return sessionWith(await sessionCrypto(options.backend, options.unsafeFixedEphemeralKeyForTests, loadNoble), certificate, aicc);
 }
 
 /** The handshake (§2) on `crypto`; `aicc` already checked against the certificate. */

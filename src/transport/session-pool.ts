@@ -23,7 +23,8 @@
  * of their inputs (test/architecture/layers.test.ts).
  */
 import type { BackendChoice } from '../crypto/backend.js';
-import { InvalidOptionError } from '../errors.js';
+import type { NobleLoader } from '../crypto/session-crypto.js';
+import { ArkE2EEError, InvalidOptionError } from '../errors.js';
 import type { ModelCertificate } from '../protocol/certificate.js';
 import { LruMap } from '../protocol/lru-map.js';
 import type { Session } from '../protocol/session.js';
@@ -40,7 +41,9 @@ export interface SessionPoolOptions {
   backend?: BackendChoice;
   /** How a refill is scheduled; default setImmediate where it exists, else setTimeout(…, 0). */
   schedule?: (task: () => void) => void;
-  /** How a session is made; default createSessionAsync with `aicc` and `backend` (tests replace it). */
+  /** How a session that needs noble gets it (the transports pass their entry's way). */
+  loadNoble?: NobleLoader;
+  /** How a session is made; default createSessionAsync with `aicc`, `backend`, `loadNoble` (tests replace it). */
   create?: (certificate: ModelCertificate) => Promise<Session>;
 }
 
@@ -57,6 +60,9 @@ interface Entry {
   /** A refill failed (e.g. AICC mode with a plain certificate): stop until the next take. */
   failed: boolean;
 }
+
+const noNoble: NobleLoader = () =>
+  Promise.reject(new ArkE2EEError('internal error: this session pool was made without a way to load noble; nothing was sent'));
 
 function defaultSchedule(task: () => void): void {
   const { setImmediate } = globalThis as { setImmediate?: (task: () => void) => unknown };
@@ -174,7 +180,7 @@ export class SessionPool {
 
   private create(certificate: ModelCertificate): Promise<Session> {
     if (this.options.create) return this.options.create(certificate);
-    return createSessionAsync(certificate, { aicc: this.options.aicc, backend: this.options.backend });
+    return createSessionAsync(certificate, { aicc: this.options.aicc, backend: this.options.backend }, this.options.loadNoble ?? noNoble);
   }
 
   /** Tops the entry up, one session at a time, each started in a macrotask, while it is still the certificate's. */

@@ -13,6 +13,7 @@ import {
   resolveBackend,
   sessionFromKey,
 } from '../../src/browser.js';
+import { loadNoble } from '../../src/crypto/select.js';
 import { webCryptoSessionCrypto } from '../../src/crypto/session-crypto.js';
 import { webCryptoAgree, type AgreementSubtle } from '../../src/crypto/webcrypto-agree.js';
 import { sessionWith } from '../../src/protocol/session-async.js';
@@ -197,7 +198,7 @@ async function handshakeOnWebCrypto(): Promise<NonNullable<PageResults['webCrypt
       privateKey: await crypto.subtle.importKey('jwk', { ...jwk, d: base64url(scalar) }, algorithm, false, ['deriveBits']),
       publicKey: await crypto.subtle.importKey('jwk', jwk, algorithm, true, []),
     };
-    const session = await sessionWith(webCryptoSessionCrypto(subtle, pair), certificate, c.aicc);
+    const session = await sessionWith(webCryptoSessionCrypto(subtle, loadNoble, pair), certificate, c.aicc);
     const got = { session_token: session.token, key: toHex(session.key), nonce: toHex(session.nonce) };
     const want = { session_token: c.expect.session_token, key: c.expect.key, nonce: c.expect.nonce };
     if (JSON.stringify(got) !== JSON.stringify(want)) failures.push(`${c.name}: ${JSON.stringify(got)}`);

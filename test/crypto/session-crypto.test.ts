@@ -10,12 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CryptoBackend } from '../../src/crypto/backend.js';
 import { nobleBackend } from '../../src/crypto/noble.js';
+import { loadNobleOnDemand } from '../../src/crypto/noble-lazy.js';
 import { webCryptoSessionBackend } from '../../src/crypto/session-crypto.js';
 import { resolveBackend } from '../../src/crypto/select.js';
 import { ArkE2EEError, InvalidCertificateError, InvalidKeyError } from '../../src/errors.js';
 import { parseCertificate } from '../../src/protocol/certificate.js';
 import { createSessionAsync } from '../../src/protocol/session-async.js';
-import { createEncryptedFetch } from '../../src/transport/encrypted-fetch.js';
+import { createEncryptedFetch } from '../../src/fetch.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
 import { deriveSession } from '../helpers/server-crypto.js';
@@ -43,7 +44,7 @@ afterEach(() => {
 describe('createSessionAsync where there is no node:crypto backend', () => {
   it("agrees on WebCrypto for backend 'auto': a session the service opens, AES-GCM on noble", async () => {
     expect(resolveBackend('auto').name).toBe('noble'); // the mock is in force
-    const session = await createSessionAsync(certificate, { aicc: true });
+    const session = await createSessionAsync(certificate, { aicc: true }, loadNobleOnDemand);
     expect(session.backend).toBe(webCryptoSessionBackend);
     const service = deriveSession(made.privateKey, session.token);
     expect(hex(session.key)).toBe(hex(service.key));
@@ -52,13 +53,13 @@ describe('createSessionAsync where there is no node:crypto backend', () => {
   });
 
   it("loads noble for backend 'noble', and when the runtime has no crypto.subtle", async () => {
-    const asked = await createSessionAsync(certificate, { backend: 'noble' });
+    const asked = await createSessionAsync(certificate, { backend: 'noble' }, loadNobleOnDemand);
     expect(asked.backend).toBe(nobleBackend);
     // A page on plain http: getRandomValues, but no subtle.
     const real = globalThis.crypto;
     vi.stubGlobal('crypto', { getRandomValues: real.getRandomValues.bind(real) });
     expect(globalThis.crypto.subtle).toBeUndefined();
-    const withoutSubtle = await createSessionAsync(certificate);
+    const withoutSubtle = await createSessionAsync(certificate, {}, loadNobleOnDemand);
     expect(withoutSubtle.backend).toBe(nobleBackend);
     expect(hex(deriveSession(made.privateKey, withoutSubtle.token).key)).toBe(hex(withoutSubtle.key));
   });
@@ -71,7 +72,7 @@ describe('createSessionAsync where there is no node:crypto backend', () => {
     const session = await createSessionAsync(parseCertificate(c.certificate), {
       aicc: c.aicc,
       unsafeFixedEphemeralKeyForTests: new Uint8Array(Buffer.from(c.ephemeral_private_key, 'hex')),
-    });
+    }, loadNobleOnDemand);
     expect(session.backend).toBe(nobleBackend);
     expect([session.token, hex(session.key), hex(session.nonce)]).toEqual([c.expect.session_token, c.expect.key, c.expect.nonce]);
   });
@@ -85,18 +86,18 @@ describe('createSessionAsync where there is no node:crypto backend', () => {
       }
       throw new Error('resolveBackend accepted node');
     })();
-    await expect(createSessionAsync(certificate, { backend: 'node' })).rejects.toThrow(refusal.message);
-    await expect(createSessionAsync(certificate, { backend: 'node' })).rejects.toBeInstanceOf(ArkE2EEError);
+    await expect(createSessionAsync(certificate, { backend: 'node' }, loadNobleOnDemand)).rejects.toThrow(refusal.message);
+    await expect(createSessionAsync(certificate, { backend: 'node' }, loadNobleOnDemand)).rejects.toBeInstanceOf(ArkE2EEError);
     const own: CryptoBackend = { ...nobleBackend };
-    expect((await createSessionAsync(certificate, { backend: own })).backend).toBe(own);
+    expect((await createSessionAsync(certificate, { backend: own }, loadNobleOnDemand)).backend).toBe(own);
   });
 
   it('refuses AICC mode on a plain certificate, and a key off the curve with noble’s words', async () => {
     const plain = parseCertificate(makeCertificate().pem);
-    await expect(createSessionAsync(plain, { aicc: true })).rejects.toBeInstanceOf(InvalidCertificateError);
+    await expect(createSessionAsync(plain, { aicc: true }, loadNobleOnDemand)).rejects.toBeInstanceOf(InvalidCertificateError);
     const bad = parseCertificate(offCurvePem(made.pem, certificate.publicKey));
     for (const backend of ['auto', 'noble'] as const) {
-      const error = await createSessionAsync(bad, { backend }).catch((e: unknown) => e);
+      const error = await createSessionAsync(bad, { backend }, loadNobleOnDemand).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(InvalidKeyError);
       expect((error as Error).message).toBe('peer public key is not a valid point on P-256');
     }
@@ -126,6 +127,12 @@ describe('createEncryptedFetch on the WebCrypto path', () => {
     }
     const tokens = server.requests.slice(before).filter((r) => r.path.endsWith('/chat/completions')).map((r) => r.headers['x-session-token']);
     expect(new Set(tokens).size).toBe(8);
+  });
+
+  it("loads noble on demand for backend 'noble', and its sessions work as well", async () => {
+    const encryptedFetch = createEncryptedFetch({ errors: 'throw', cacheDir: false, backend: 'noble', sessionPool: 0 });
+    const answer = (await (await chat(encryptedFetch, 'on noble')).json()) as { choices: { message: { content: string } }[] };
+    expect(answer.choices[0]!.message.content).toBe('echo: on noble');
   });
 
   it('refuses a certificate whose key is off the curve: InvalidKeyError, nothing sent', async () => {

@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createNodeBackend } from '../../src/crypto/node.js';
 import { nobleBackend } from '../../src/crypto/noble.js';
+import { loadNoble } from '../../src/crypto/select.js';
 import { webCryptoSessionBackend, webCryptoSessionCrypto } from '../../src/crypto/session-crypto.js';
 import {
   webCryptoAgree,
@@ -66,7 +67,7 @@ describe('a session made on WebCrypto', () => {
     for (const c of handshakes) {
       const certificate = parseCertificate(c.certificate);
       const scalar = fromHex(c.ephemeral_private_key);
-      const session = await sessionWith(webCryptoSessionCrypto(subtle, await keyPairOf(scalar)), certificate, c.aicc);
+      const session = await sessionWith(webCryptoSessionCrypto(subtle, loadNoble, await keyPairOf(scalar)), certificate, c.aicc);
       const got = { session_token: session.token, key: hex(session.key), nonce: hex(session.nonce), encrypt_info: session.encryptInfo };
       expect(got, c.name).toEqual(c.expect);
       for (const backend of ['node', 'noble'] as const) {
@@ -82,7 +83,7 @@ describe('a session made on WebCrypto', () => {
     await fc.assert(
       fc.asyncProperty(fc.bigInt({ min: 1n, max: N - 1n }), fc.string({ unit: 'grapheme', maxLength: 40 }), async (k, text) => {
         const scalar = scalarBytes(k);
-        const web = await sessionWith(webCryptoSessionCrypto(subtle, await keyPairOf(scalar)), certificate, false);
+        const web = await sessionWith(webCryptoSessionCrypto(subtle, loadNoble, await keyPairOf(scalar)), certificate, false);
         const noble = createSession(certificate, { backend: 'noble', unsafeFixedEphemeralKeyForTests: scalar });
         expect(web.token).toBe(noble.token);
         expect(hex(web.key)).toBe(hex(noble.key));
@@ -99,7 +100,7 @@ describe('a session made on WebCrypto', () => {
     const certificate = parseCertificate(made.pem);
     const tokens = new Set<string>();
     for (let i = 0; i < 20; i++) {
-      const session = await sessionWith(webCryptoSessionCrypto(subtle), certificate, false);
+      const session = await sessionWith(webCryptoSessionCrypto(subtle, loadNoble), certificate, false);
       const service = deriveSession(made.privateKey, session.token);
       expect(hex(session.key)).toBe(hex(service.key));
       expect(hex(session.nonce)).toBe(hex(service.nonce));
@@ -164,8 +165,8 @@ describe('WebCrypto refuses what the other backends refuse, with the same Invali
     for (const attempt of [
       () => webCryptoAgree(subtle, point),
       () => webCryptoAgree(subtle, point, ephemeral),
-      () => webCryptoSessionCrypto(subtle).agree(point),
-      () => webCryptoSessionCrypto(subtle, ephemeral).agree(point),
+      () => webCryptoSessionCrypto(subtle, loadNoble).agree(point),
+      () => webCryptoSessionCrypto(subtle, loadNoble, ephemeral).agree(point),
     ]) {
       const error = await attempt().then(
         () => undefined,
@@ -229,8 +230,8 @@ describe('HKDF-SHA256 on WebCrypto', () => {
     for (const length of [0, -1, 1.5, 255 * 32 + 1]) {
       await expect(webCryptoHkdf(subtle, ikm, ikm, ikm, length)).rejects.toThrow(ArkE2EEError);
     }
-    expect((await webCryptoSessionCrypto(subtle).hkdf(ikm, ikm, ikm, 0)).length).toBe(0);
-    await expect(webCryptoSessionCrypto(subtle).hkdf(ikm, ikm, ikm, 255 * 32 + 1)).rejects.toThrow(/8160/);
+    expect((await webCryptoSessionCrypto(subtle, loadNoble).hkdf(ikm, ikm, ikm, 0)).length).toBe(0);
+    await expect(webCryptoSessionCrypto(subtle, loadNoble).hkdf(ikm, ikm, ikm, 255 * 32 + 1)).rejects.toThrow(/8160/);
   });
 });
 
@@ -254,7 +255,7 @@ describe('a runtime whose WebCrypto lacks P-256 ECDH or HKDF', () => {
     const noEcdh = lacking((algorithm) => typeof algorithm === 'object' && (algorithm as { name: string }).name === 'ECDH');
     const noHkdf = lacking((algorithm) => algorithm === 'HKDF');
     for (const crippled of [noEcdh, noHkdf]) {
-      const session = await sessionWith(webCryptoSessionCrypto(crippled), certificate, false);
+      const session = await sessionWith(webCryptoSessionCrypto(crippled, loadNoble), certificate, false);
       const service = deriveSession(made.privateKey, session.token);
       expect(hex(session.key)).toBe(hex(service.key));
       expect(hex(session.nonce)).toBe(hex(service.nonce));
@@ -263,7 +264,7 @@ describe('a runtime whose WebCrypto lacks P-256 ECDH or HKDF', () => {
 
   it('but a bad peer key is still refused, in noble’s words', async () => {
     const noEcdh = lacking(() => true);
-    const error = await webCryptoSessionCrypto(noEcdh).agree(new Uint8Array([4, ...new Uint8Array(64).fill(1)])).catch((e: unknown) => e);
+    const error = await webCryptoSessionCrypto(noEcdh, loadNoble).agree(new Uint8Array([4, ...new Uint8Array(64).fill(1)])).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidKeyError);
     expect((error as Error).message).toBe('peer public key is not a valid point on P-256');
   });

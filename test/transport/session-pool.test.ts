@@ -9,8 +9,9 @@ import { InvalidCertificateError, InvalidOptionError } from '../../src/errors.js
 import { parseCertificate, type ModelCertificate } from '../../src/protocol/certificate.js';
 import { createSession } from '../../src/protocol/create-session.js';
 import type { Session } from '../../src/protocol/session.js';
+import { loadNoble } from '../../src/crypto/select.js';
 import { SessionPool } from '../../src/transport/session-pool.js';
-import { createEncryptedFetch } from '../../src/transport/encrypted-fetch.js';
+import { createEncryptedFetch } from '../../src/transport/create-encrypted-fetch.js';
 import { ArkEncryptor } from '../../src/transport/encryptor.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
 import { makeCertificate, type MadeCertificate } from '../helpers/make-certificate.js';
@@ -346,7 +347,7 @@ describe('the session pool behind the fetch wrapper', () => {
 
   it('drops the sessions of a replaced certificate, and keeps those of one other models still use', async () => {
     const pems: Record<string, string> = { first: made[0]!.pem, second: made[0]!.pem };
-    const encryptor = new ArkEncryptor({ cacheDir: false, certificate: (model) => pems[model]! }, noHttp);
+    const encryptor = new ArkEncryptor({ cacheDir: false, certificate: (model) => pems[model]! }, noHttp, loadNoble);
     const pool = (encryptor as unknown as { sessions: SessionPool }).sessions;
     const request = (model: string) =>
       encryptor.encryptRequest({

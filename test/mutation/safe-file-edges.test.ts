@@ -43,7 +43,9 @@ const asUser = (uid: number) => vi.spyOn(process, 'getuid').mockReturnValue(uid)
 function asPlatform(platform: NodeJS.Platform): void {
   const original = Object.getOwnPropertyDescriptor(process, 'platform')!;
   Object.defineProperty(process, 'platform', { ...original, value: platform });
-  onTestFinished(() => Object.defineProperty(process, 'platform', original));
+  onTestFinished(() => {
+    Object.defineProperty(process, 'platform', original);
+  });
 }
 
 async function fileWith(name: string, contents: string | Uint8Array, mode = 0o644): Promise<string> {

@@ -7,7 +7,15 @@ import base from './vitest.config.js';
  * running dist/ (CLI, examples, demo, the load tests) or check generated docs. They also carry
  * most of the suite's wall-clock time.
  */
-export default mergeConfig(base, defineConfig({
+/**
+ * `ARK_E2EE_MUTATE_SUITES=test/protocol,test/certificates` narrows a run to those folders: a
+ * parser that every suite reaches (certificate reading) would otherwise run hundreds of tests
+ * per mutant. A mutant only the suites left out would kill then counts as a survivor, so a
+ * narrowed score is a lower bound.
+ */
+const suites = process.env.ARK_E2EE_MUTATE_SUITES?.split(',').map((folder) => `${folder.replace(/\/$/, '')}/**/*.test.ts`);
+
+const config = mergeConfig(base, defineConfig({
   test: {
     exclude: [
       '**/node_modules/**',
@@ -23,3 +31,7 @@ export default mergeConfig(base, defineConfig({
     ],
   },
 }));
+// Replaced, not merged: mergeConfig would add these to the base config's `test/**/*.test.ts`.
+if (suites !== undefined) config.test!.include = suites;
+
+export default config;

@@ -31,6 +31,12 @@ const BASE64_CHARACTERS = /^[A-Za-z0-9+/=]+$/;
  * (a member that changes every time) stops trying after this many.
  */
 const MAX_LEARNT = 16;
+/**
+ * Only chunks up to this long are learnt from: the parse a template saves matters beside a short
+ * ciphertext, not a long one, and the template's head and tail are kept as slices of the text
+ * they came from (an engine keeps that text alive with them) for as long as the stream lasts.
+ */
+const MAX_TEMPLATE_CHARS = 4096;
 
 const FIELDS = ['content', 'reasoning_content'] as const;
 
@@ -64,7 +70,7 @@ export class ChunkTemplate {
    * cannot be one.
    */
   learn(data: string, chunk: JsonObject, decrypted: JsonObject, out: string): void {
-    if (this.learnt >= MAX_LEARNT || decrypted === chunk) return;
+    if (this.learnt >= MAX_LEARNT || decrypted === chunk || data.length > MAX_TEMPLATE_CHARS) return;
     const found = encryptedText(chunk);
     if (found === undefined) return;
     this.learnt++;

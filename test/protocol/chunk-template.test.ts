@@ -184,6 +184,13 @@ describe('ChunkTemplate: what it learns from', () => {
     expect(learntFrom(...given.slice(1), chunk({ content: enc('first') })).decrypt(next, session)).toBe(chunk({ content: 'next' }));
   });
 
+  it('does not learn from a chunk over 4 096 characters', () => {
+    const long = (text: string, pad: number): string => chunk({ content: enc(text) }, { id: 'x'.repeat(pad) });
+    const fits = 4096 - long('first', 0).length;
+    expect(learntFrom(long('first', fits)).decrypt(long('next', fits), session)).toBe(chunk({ content: 'next' }, { id: 'x'.repeat(fits) }));
+    expect(learntFrom(long('first', fits + 1)).decrypt(long('next', fits + 1), session)).toBeUndefined();
+  });
+
   it('does not take a chunk that is only the template’s head and tail', () => {
     const template = learntFrom(chunk({ content: enc('first') }));
     expect(template.decrypt(chunk({ content: '' }), session)).toBeUndefined();

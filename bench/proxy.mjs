@@ -12,6 +12,8 @@
  *   node bench/proxy.mjs [--quick]     this workload alone (npm run bench runs it too)
  *   ARK_E2EE_BENCH_PROXY_PROFILE=/tmp/prof node bench/proxy.mjs --quick   with a CPU profile
  *                                      of the proxy process (open the .cpuprofile in DevTools)
+ *   ARK_E2EE_BENCH_PROXY_MODES=encrypted   only the modes named (encrypted, plain, direct), e.g.
+ *                                      to profile one mode with clean shares
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';
@@ -115,7 +117,10 @@ export async function measureProxy({ dist, quick = false, log = () => undefined 
         results[name].latencies.push(...latencies);
       }
     };
-    const names = Object.keys(modes);
+    // ARK_E2EE_BENCH_PROXY_MODES=encrypted (comma-separated): only those modes, for a profile whose
+    // shares are one mode's alone.
+    const only = process.env.ARK_E2EE_BENCH_PROXY_MODES?.split(',').map((name) => name.trim()).filter(Boolean);
+    const names = only?.length ? Object.keys(modes).filter((name) => only.includes(name)) : Object.keys(modes);
     // Warm-up: the certificate is fetched, the JIT has seen every path.
     for (let i = 0; i < 2; i++) for (const name of names) await batch(name, false);
     const rounds = quick ? 2 : 8;

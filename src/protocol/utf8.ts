@@ -18,3 +18,22 @@ export function utf8Decode(bytes: Uint8Array): string {
     );
   }
 }
+
+/** Longest text `utf8DecodeShort` builds in JS; longer ones go to the decoder. */
+const SHORT_TEXT_BYTES = 64;
+
+/**
+ * `utf8Decode`, with short ASCII texts (a streamed chunk's few characters) made in JS: a call
+ * into the native decoder costs more than the text. Anything else goes to `utf8Decode`.
+ */
+export function utf8DecodeShort(bytes: Uint8Array): string {
+  const length = bytes.length;
+  if (length > SHORT_TEXT_BYTES) return utf8Decode(bytes);
+  let text = '';
+  for (let i = 0; i < length; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0x80) return utf8Decode(bytes);
+    text += String.fromCharCode(byte);
+  }
+  return text;
+}

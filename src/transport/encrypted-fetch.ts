@@ -5,6 +5,7 @@
  */
 import { certificateHttpOverFetch } from '../certificates/service.js';
 import type { NobleLoader } from '../crypto/session-crypto.js';
+import { requestBodyText } from '../protocol/request-body.js';
 import { encryptionSwitch } from './encryption-switch.js';
 import { boundedText } from './bounded-body.js';
 import { ArkEncryptor, isEventStream, maxCertificateBytesOf, type ArkEncryptionOptions } from './encryptor.js';
@@ -47,14 +48,15 @@ interface RequestParts {
 }
 
 /**
- * The parts of a call that gives them plainly (an absolute URL string or URL, a string body or
- * none), without building a `Request` and reading its body back: the way `openai` and most
- * clients call fetch. `undefined` for any other form, which goes through `Request`.
+ * The parts of a call that gives them plainly (an absolute URL string or URL, a string or
+ * `Uint8Array` body or none), without building a `Request` and reading its body back: the way
+ * `openai` and most clients call fetch, and the proxy (bytes). `undefined` for any other form,
+ * which goes through `Request`.
  */
 function plainParts(input: FetchInput, init: FetchInit | undefined): RequestParts | undefined {
   if (input instanceof Request) return undefined;
   const body = init?.body;
-  if (body !== undefined && body !== null && typeof body !== 'string') return undefined;
+  if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) return undefined;
   let url: string;
   try {
     url = new URL(input).href;
@@ -65,8 +67,10 @@ function plainParts(input: FetchInput, init: FetchInit | undefined): RequestPart
     method: init?.method ?? 'GET',
     url,
     headers: new Headers(init?.headers),
+    // Bytes decoded now, as the caller passed them (a Request would copy them now), strictly:
+    // bytes that are not UTF-8 are refused, as the encryptor refuses them.
     // Stryker disable next-line StringLiteral: no body and any body that is not JSON get the same refusal (parseChatRequestBody)
-    body: body ?? '',
+    body: body instanceof Uint8Array ? requestBodyText(body) : (body ?? ''),
   };
 }
 

@@ -177,3 +177,57 @@ describe.each([
     expect(mod.decodeBase64('Q=A=')).toBeUndefined();
   });
 });
+
+describe('decodeBase64Into (short texts, in JS): the same acceptance and bytes as decodeBase64', () => {
+  let mod: Base64Module;
+  beforeAll(async () => {
+    mod = await loadWithBuffer();
+  });
+
+  /** Canonical encodings, and the same with one character changed, added or dropped. */
+  const texts = fc.oneof(
+    encoded.map((e) => e.text),
+    fc.tuple(encoded, fc.nat(), fc.constantFrom(...`${ALPHABET}=-_ .\n\0é😀`)).map(([e, at, ch]) => {
+      const i = at % e.text.length;
+      return e.text.slice(0, i) + ch + e.text.slice(i + 1);
+    }),
+    fc.tuple(encoded, fc.nat(), fc.constantFrom('A', '=', '/')).map(([e, at, ch]) => {
+      const i = at % (e.text.length + 1);
+      return e.text.slice(0, i) + ch + e.text.slice(i);
+    }),
+    encoded.map((e) => e.text.slice(1)),
+    fc.string({ unit: fc.constantFrom(...`${ALPHABET}=`), maxLength: 12 }),
+  );
+
+  it('agrees with decodeBase64 on any text', () => {
+    fc.assert(
+      fc.property(texts, (text) => {
+        const out = new Uint8Array(64);
+        const length = mod.decodeBase64Into(text, out);
+        const expected = mod.decodeBase64(text);
+        if (expected === undefined) expect(length).toBe(-1);
+        else expect(Array.from(out.subarray(0, length))).toEqual(Array.from(expected));
+      }),
+      { numRuns: 1000 },
+    );
+    const out = new Uint8Array(4);
+    expect(mod.decodeBase64Into('', out)).toBe(0);
+    expect(mod.decodeBase64Into('QQ==', out)).toBe(1);
+    expect(mod.decodeBase64Into('QR==', out)).toBe(-1);
+    expect(mod.decodeBase64Into('QUE=', out)).toBe(2);
+    expect(mod.decodeBase64Into('QUF=', out)).toBe(-1);
+    for (const bad of ['====', 'A===', 'Q=A=', 'QQ=A', 'ÀÀÀÀ', 'QUJ\u0144']) expect(mod.decodeBase64Into(bad, out), bad).toBe(-1);
+  });
+
+  it('refuses what does not fit, and fills exactly what does', () => {
+    fc.assert(
+      fc.property(encoded, (e) => {
+        expect(mod.decodeBase64Into(e.text, new Uint8Array(e.bytes.length - 1))).toBe(-1);
+        const out = new Uint8Array(e.bytes.length);
+        expect(mod.decodeBase64Into(e.text, out)).toBe(e.bytes.length);
+        expect(Array.from(out)).toEqual(Array.from(e.bytes));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -204,3 +204,41 @@ describe('tampering', () => {
     expect(failure(() => decryptPieces(head, session)).offset).toBe(starts[1]);
   });
 });
+
+describe('a session whose finder has taken over (the stream case) gives what a new session gives', () => {
+  /** The plaintext, or the refusal's message, offset and choice. */
+  function outcome(content: string, session: ReturnType<typeof sessionFromKey>): unknown {
+    try {
+      return decryptPieces(content, session, { choiceIndex: 2, field: 'content' });
+    } catch (error) {
+      expect(error).toBeInstanceOf(DecryptionFailedError);
+      const { message, offset, choiceIndex } = error as DecryptionFailedError;
+      return { message, offset, choiceIndex };
+    }
+  }
+  const altered = (content: string, at: number, ch: string): string => {
+    const i = at % content.length;
+    return content.slice(0, i) + ch + content.slice(i + 1);
+  };
+  const anyContent = fc.oneof(
+    contents(1, 1).map((c) => c.content),
+    contents(1, 4).map((c) => c.content),
+    fc.tuple(contents(1, 2), fc.nat(), fc.constantFrom(...`${ALPHABET}=*é`)).map(([c, at, ch]) => altered(c.content, at, ch)),
+    fc.tuple(contents(1, 1), fc.integer({ min: 1, max: 8 })).map(([c, cut]) => c.content.slice(0, Math.max(0, c.content.length - cut))),
+    // Long single ciphertexts: past what the finder opens, the backend's.
+    fc.string({ unit: 'grapheme', minLength: 200, maxLength: 300 }).map((t) => serverEncrypt(KEY, NONCE, t)),
+    fc.string({ unit: fc.constantFrom(...ALPHABET), minLength: 24, maxLength: 40 }),
+  );
+
+  it('for any content: the same text, or the same refusal at the same place', () => {
+    const warm = sessionFromKey(KEY, NONCE);
+    for (let i = 0; i < 8; i++) expect(decryptPieces(serverEncrypt(KEY, NONCE, `warm ${i}`), warm)).toBe(`warm ${i}`);
+    fc.assert(
+      fc.property(anyContent, (content) => {
+        fc.pre(content !== '');
+        expect(outcome(content, warm)).toEqual(outcome(content, sessionFromKey(KEY, NONCE)));
+      }),
+      { numRuns: 400 },
+    );
+  });
+});

@@ -58,6 +58,13 @@ describe('createEncryptedFetch: every form of fetch input', () => {
     expect(sent.headers['x-encrypt-info']).toMatch(/^\{"ExpireTime":\d+\}$/);
   });
 
+  it('a bytes body is read when fetch is called: changing it afterwards changes nothing sent', async () => {
+    const bytes = new TextEncoder().encode(body(SINGLE_TURN));
+    const pending = encryptedFetch(chatUrl(), { method: 'POST', headers: { authorization: auth, 'x-is-encrypted': 'true' }, body: bytes });
+    bytes.fill(0x20);
+    expect(await answerOf(await pending)).toBe(expectedAnswer(SINGLE_TURN));
+  });
+
   it('the JSON answer keeps its headers and gets a right content-length', async () => {
     const response = await encryptedFetch(chatUrl(), { method: 'POST', headers: { authorization: auth, 'x-is-encrypted': 'true' }, body: body(MULTI_TURN) });
     const text = await response.clone().text();

@@ -12,10 +12,11 @@ import { ENCRYPTED_FETCH_APP, MAIN_ENTRY_FETCH_APP, measure } from '../scripts/b
 const INITIAL_GZIPPED_LIMIT = 40 * 1024;
 
 /**
- * 44 KB from the main entry (`ark-e2ee`), as before: its synchronous API keeps noble's P-256 in
- * the initial chunk (src/fetch.ts says why), and its createEncryptedFetch takes noble from there.
+ * 45.5 KB from the main entry (`ark-e2ee`): its synchronous API keeps noble's P-256 in the initial
+ * chunk (src/fetch.ts says why), and its createEncryptedFetch takes noble from there. 45 540 bytes
+ * when this limit was set: main's 44 762 and the WebCrypto handshake's code (docs/performance.md).
  */
-const MAIN_ENTRY_GZIPPED_LIMIT = 44 * 1024;
+const MAIN_ENTRY_GZIPPED_LIMIT = 45.5 * 1024;
 
 describe('browser bundle size', () => {
   it(`createEncryptedFetch's initial chunk from ark-e2ee/fetch is at most ${INITIAL_GZIPPED_LIMIT} bytes gzipped, without the curve code`, async () => {

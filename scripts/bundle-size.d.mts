@@ -14,5 +14,4 @@ export function bundleForBrowser(entry: string): Promise<BuildResult & { outputF
 export function bundleAppForBrowser(contents: string): Promise<BuildResult & { outputFiles: OutputFile[]; metafile: Metafile }>;
 export function measure(contents: string): Promise<Measurement>;
 export const ENCRYPTED_FETCH_APP: string;
-export const MAIN_ENTRY_FETCH_APP: string;
 export const WHOLE_BROWSER_ENTRY: string;

@@ -3,10 +3,8 @@
  * The size of the browser build, bundled as an application would (esbuild, ESM, minified, noble
  * and every dependency included, code splitting on so that dynamic imports become chunks loaded
  * on first use), then gzipped:
- * - `createEncryptedFetch` from `ark-e2ee/fetch` (src/fetch.ts): an app that imports only it
- *   (the limit test checks this one, and the next);
- * - `createEncryptedFetch` from `ark-e2ee` (src/browser.ts): the same app on the main entry,
- *   which also carries the synchronous API's noble P-256 (src/fetch.ts says why);
+ * - `createEncryptedFetch`: an app that imports only it from `ark-e2ee` (src/browser.ts; the
+ *   limit test checks this one);
  * - `src/browser.ts`: everything the browser entry exports.
  * Each is given as the initial chunk (what loads before the first request) and the total of all
  * chunks (what a verification with trustAnchors loads as well).
@@ -100,8 +98,7 @@ export async function measure(contents) {
   };
 }
 
-export const ENCRYPTED_FETCH_APP = "export { createEncryptedFetch } from './src/fetch.ts';";
-export const MAIN_ENTRY_FETCH_APP = "export { createEncryptedFetch } from './src/browser.ts';";
+export const ENCRYPTED_FETCH_APP = "export { createEncryptedFetch } from './src/browser.ts';";
 export const WHOLE_BROWSER_ENTRY = "export * from './src/browser.ts';";
 
 function packageOf(path) {
@@ -113,16 +110,14 @@ const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const fetchOnly = await measure(ENCRYPTED_FETCH_APP);
-  const mainEntry = await measure(MAIN_ENTRY_FETCH_APP);
   const whole = await measure(WHOLE_BROWSER_ENTRY);
   if (process.argv.includes('--json')) {
     const numbers = ({ initial, total, chunks }) => ({ initial, total, chunks });
-    console.log(JSON.stringify({ createEncryptedFetch: numbers(fetchOnly), createEncryptedFetchFromMainEntry: numbers(mainEntry), browser: numbers(whole) }));
+    console.log(JSON.stringify({ createEncryptedFetch: numbers(fetchOnly), browser: numbers(whole) }));
   } else {
     console.log('browser bundles (esbuild --bundle --minify --splitting --platform=browser --format=esm), gzip -9 per chunk:');
     const rows = [
-      ["createEncryptedFetch only, from 'ark-e2ee/fetch'", fetchOnly],
-      ["createEncryptedFetch only, from 'ark-e2ee'", mainEntry],
+      ['createEncryptedFetch only', fetchOnly],
       ['all of src/browser.ts', whole],
     ];
     for (const [name, m] of rows) {
@@ -134,7 +129,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--analyze')) {
     const byPackage = new Map();
     for (const { path, bytes } of fetchOnly.inputs) byPackage.set(packageOf(path), (byPackage.get(packageOf(path)) ?? 0) + bytes);
-    console.log("\ncreateEncryptedFetch (from 'ark-e2ee/fetch') initial chunk, minified bytes by package:");
+    console.log('\ncreateEncryptedFetch initial chunk, minified bytes by package:');
     for (const [name, bytes] of [...byPackage].sort((a, b) => b[1] - a[1])) console.log(`  ${kb(bytes).padStart(9)}  ${name}`);
     console.log('\nlargest inputs:');
     for (const { path, bytes } of fetchOnly.inputs.slice(0, 25)) console.log(`  ${kb(bytes).padStart(9)}  ${path}`);

@@ -46,4 +46,5 @@ export type { ArkEncryptionOptions } from './transport/encryptor.js';
 export type { CertificateOption } from './certificates/source.js';
 export { certificateKeyPin } from './certificates/trust.js';
 export type { AccessKeyOptions } from './credentials/access-keys.js';
-export { signOpenApiRequest, type AccessKeyCredentials, type SignedOpenApiRequest } from './credentials/sign.js';
+export { signOpenApiRequest } from './credentials/sign-export.js';
+export type { AccessKeyCredentials, SignedOpenApiRequest } from './credentials/sign.js';

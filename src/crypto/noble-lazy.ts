@@ -1,8 +1,8 @@
 /**
  * noble's P-256 and HKDF (noble.ts) as a chunk of its own, loaded on first need: how
- * `ark-e2ee/fetch` (src/fetch.ts) gets noble for a session (crypto/session-crypto.ts). Nothing the
- * main entries reach imports this file: their synchronous API imports noble.ts statically anyway,
- * and a dynamic import of a module also imported statically would only add a chunk boundary.
+ * createEncryptedFetch gets noble for a session (crypto/session-crypto.ts). An app that also
+ * uses the synchronous API (createSession, resolveBackend), which imports noble.ts statically,
+ * has the code up front anyway, and this import() then only resolves to it.
  */
 import { ArkE2EEError } from '../errors.js';
 import type { CryptoBackend } from './backend.js';

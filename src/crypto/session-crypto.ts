@@ -4,9 +4,10 @@
  * node:crypto agrees on WebCrypto, and noble's P-256 and HKDF code is asked for (`NobleLoader`)
  * only when it is needed: `backend: 'noble'`, a runtime without `crypto.subtle` (a page on plain
  * http), or a fixed ephemeral scalar (test vectors: WebCrypto cannot take a bare scalar). This
- * file neither imports noble.ts nor loads it: the entry decides how (select.ts `loadNoble`, static,
- * where the entry has noble anyway; noble-lazy.ts `loadNobleOnDemand`, a chunk of its own, from
- * `ark-e2ee/fetch`), so that neither bundle pays for the other's way.
+ * file neither imports noble.ts nor loads it: the caller decides how (noble-lazy.ts
+ * `loadNobleOnDemand`, a chunk of its own, for createEncryptedFetch, so that a browser bundle
+ * loads the curve code only when it runs; select.ts `loadNoble`, static, for the Node-only undici
+ * interceptor).
  */
 import { ArkE2EEError } from '../errors.js';
 import { nodeBackendMissing, type BackendChoice, type CryptoBackend, type KeyAgreement } from './backend.js';

@@ -3,13 +3,14 @@
  * that carry `x-is-encrypted: true` and decrypts their answers; every other request passes
  * through untouched. Give it to any fetch-based client (`openai`, Vercel AI SDK, LangChain…).
  *
- * This is the main entries' (`ark-e2ee`): a session that needs noble takes it from the static
- * import their synchronous API has anyway. `ark-e2ee/fetch` (src/fetch.ts) makes the same
- * function with noble loaded on demand instead; the work is in encrypted-fetch.ts.
+ * A session that needs noble's P-256 (backend 'noble', no `crypto.subtle`, a fixed test scalar)
+ * loads it on first need (crypto/noble-lazy.ts): a browser bundle of an app that only encrypts
+ * its requests then keeps the curve code out of what loads first (docs/performance.md, bundle
+ * size). The work is in encrypted-fetch.ts.
  */
-import { loadNoble } from '../crypto/select.js';
+import { loadNobleOnDemand } from '../crypto/noble-lazy.js';
 import { encryptedFetchWith, type EncryptedFetchOptions } from './encrypted-fetch.js';
 
 export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeof fetch {
-  return encryptedFetchWith(loadNoble, options);
+  return encryptedFetchWith(loadNobleOnDemand, options);
 }

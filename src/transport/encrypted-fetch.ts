@@ -1,5 +1,5 @@
 /**
- * The work of createEncryptedFetch (create-encrypted-fetch.ts, src/fetch.ts): a function with
+ * The work of createEncryptedFetch (create-encrypted-fetch.ts): a function with
  * fetch's signature that encrypts the chat completions that carry `x-is-encrypted: true` and
  * decrypts their answers; every other request passes through untouched.
  */
@@ -102,8 +102,8 @@ function rebuilt(response: Response, body: BodyInit | null): Response {
 }
 
 /**
- * createEncryptedFetch, with `loadNoble` for the sessions that need noble: the entries'
- * createEncryptedFetch (transport/create-encrypted-fetch.ts, src/fetch.ts) each pass their own.
+ * createEncryptedFetch, with `loadNoble` for the sessions that need noble
+ * (transport/create-encrypted-fetch.ts passes the on-demand loader; tests pass their own).
  */
 export function encryptedFetchWith(loadNoble: NobleLoader, options: EncryptedFetchOptions = {}): typeof fetch {
   const inner: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));

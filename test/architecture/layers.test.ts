@@ -35,7 +35,7 @@ const LAYERS = [
 ] as const;
 type Layer = (typeof LAYERS)[number];
 
-const ENTRIES = new Set(['index.ts', 'browser.ts', 'fetch.ts']);
+const ENTRIES = new Set(['index.ts', 'browser.ts']);
 
 /**
  * Imports that go up, allowed for now, each with why. `from -> to`, both relative to src/.

@@ -1,6 +1,7 @@
 /**
- * From `ark-e2ee/fetch` (src/fetch.ts) noble's P-256 loads on first need, so that a browser
- * bundle keeps it in a chunk of its own. When that load fails (a chunk not served), the request
+ * createEncryptedFetch loads noble's P-256 on first need (crypto/noble-lazy.ts), so that a browser
+ * bundle keeps it in a chunk of its own. The module is imported from its own file, not through
+ * src/browser.ts, whose synchronous API imports noble statically. When that load fails (a chunk not served), the request
  * fails with an ArkE2EEError before anything is sent, the failure is not remembered, and the next
  * request loads the code and goes out encrypted.
  */
@@ -15,7 +16,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-describe("noble's P-256, loaded on first need from ark-e2ee/fetch", () => {
+describe("noble's P-256, loaded on first need by createEncryptedFetch", () => {
   it('refuses the request and sends nothing when its code cannot load, then loads on the next request', async () => {
     server = await startMockArkServer();
     let loads = 0;
@@ -25,7 +26,8 @@ describe("noble's P-256, loaded on first need from ark-e2ee/fetch", () => {
       if (loads === 1) throw new Error('chunk noble.js answered 404');
       return importOriginal();
     });
-    const { createEncryptedFetch, ArkE2EEError } = await import('../../src/fetch.js');
+    const { createEncryptedFetch } = await import('../../src/transport/create-encrypted-fetch.js');
+    const { ArkE2EEError } = await import('../../src/errors.js');
     // backend 'noble' asks for it (as a page without crypto.subtle would); no pool, so each
     // request makes its own session.
     const encryptedFetch = createEncryptedFetch({ errors: 'throw', backend: 'noble', sessionPool: 0, cacheDir: false });
@@ -63,7 +65,7 @@ describe("noble's P-256, loaded on first need from ark-e2ee/fetch", () => {
       loads += 1;
       return importOriginal();
     });
-    const { createEncryptedFetch } = await import('../../src/fetch.js');
+    const { createEncryptedFetch } = await import('../../src/transport/create-encrypted-fetch.js');
     const encryptedFetch = createEncryptedFetch({ errors: 'throw', cacheDir: false });
     const response = await encryptedFetch(`${server.url}/chat/completions`, {
       method: 'POST',

@@ -16,7 +16,7 @@ import { resolveBackend } from '../../src/crypto/select.js';
 import { ArkE2EEError, InvalidCertificateError, InvalidKeyError } from '../../src/errors.js';
 import { parseCertificate } from '../../src/protocol/certificate.js';
 import { createSessionAsync } from '../../src/protocol/session-async.js';
-import { createEncryptedFetch } from '../../src/fetch.js';
+import { createEncryptedFetch } from '../../src/transport/create-encrypted-fetch.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
 import { deriveSession } from '../helpers/server-crypto.js';

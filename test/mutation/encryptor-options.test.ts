@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createEncryptedFetch } from '../../src/index.js';
 import type { CertificateHttp } from '../../src/certificates/service.js';
-import { ArkEncryptor, certificateSourceOptions, chatBaseUrl, isEventStream } from '../../src/transport/encryptor.js';
+import { ArkEncryptor, certificateSourceOptions, chatBaseUrl, createCertificateSource, isEventStream } from '../../src/transport/encryptor.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
 import { deriveSession, serverDecrypt, serverEncrypt } from '../helpers/server-crypto.js';
 
@@ -124,6 +124,14 @@ describe('E2E_CERTIFICATE_PATH', () => {
     expect(given.optionLabel).toBeUndefined();
     const neither = certificateSourceOptions({ cacheDir: false, env: {} }, noHttp);
     expect([neither.certificate, neither.optionLabel]).toEqual([undefined, undefined]);
+  });
+});
+
+describe('createCertificateSource', () => {
+  it('builds the source from the same options (here: the certificate given)', async () => {
+    const source = createCertificateSource({ cacheDir: false, certificate: certificate.pem, env: {} }, noHttp);
+    const got = await source.get({ model: 'm', aicc: false, baseUrl: 'https://ark.example.test/api/v3', authorization: undefined });
+    expect(got.pem).toBe(certificate.pem);
   });
 });
 

@@ -55,6 +55,7 @@ export function readTlv(der: Uint8Array, offset: number, limit = der.length): Tl
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + (der[offset + 2 + i] ?? 0);
     header += count;
+    // Stryker disable next-line EqualityOperator: with one length octet, a 0 is a length < 0x80, refused already
     if (length < 0x80 || (count > 1 && (der[offset + 2] ?? 0) === 0)) throw new DerError('non-minimal length');
   }
   const end = offset + header + length;
@@ -99,6 +100,7 @@ export function contentOf(der: Uint8Array, tlv: Tlv): Uint8Array {
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
+  // Stryker disable next-line EqualityOperator: one index past the end reads undefined on both sides
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
@@ -162,6 +164,7 @@ export function decodeOid(der: Uint8Array): string | undefined {
     const byte = der[i] ?? 0;
     if (value === 0 && byte === 0x80) return undefined; // non-minimal encoding
     value = value * 128 + (byte & 0x7f);
+    // Stryker disable next-line EqualityOperator: MAX_SAFE_INTEGER / 128 is not a whole number, so > and >= agree
     if (value > Number.MAX_SAFE_INTEGER / 128) return undefined;
     if ((byte & 0x80) === 0) {
       if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
@@ -198,24 +201,19 @@ export function timeAt(der: Uint8Array, tlv: Tlv | undefined, what: string): Dat
   }
   const text = String.fromCharCode(...der.subarray(tlv.contentStart, tlv.end));
   const digits = text.slice(0, -1);
-  if (text.length !== (utc ? 13 : 15) || !text.endsWith('Z') || !DIGITS.test(digits)) {
+  if (!text.endsWith('Z') || !DIGITS.test(digits)) {
     throw new DerError(`the ${what} is not in the form RFC 5280 requires (${utc ? 'YYMMDDHHMMSSZ' : 'YYYYMMDDHHMMSSZ'})`);
   }
-  const numbers = (utc ? [digits.slice(0, 2)] : [digits.slice(0, 4)]).concat(digits.slice(utc ? 2 : 4).match(/../g) ?? []);
-  const [rawYear = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = numbers.map(Number);
-  const year = utc ? (rawYear < 50 ? 2000 + rawYear : 1900 + rawYear) : rawYear;
+  // Stryker disable next-line ArrayDeclaration: 10 or 11 digits always give pairs, never null
+  const pairs = digits.slice(utc ? 2 : 4).match(/../g) ?? [];
+  const rawYear = Number(digits.slice(0, utc ? 2 : 4));
+  const written = [utc ? (rawYear < 50 ? 2000 + rawYear : 1900 + rawYear) : rawYear, ...pairs.map(Number)];
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = written;
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
-  // Date.UTC rolls over (month 13, day 31 of April, hour 24); a rolled-over date is not the one written.
-  if (
-    date.getUTCFullYear() !== year ||
-    date.getUTCMonth() !== month - 1 ||
-    date.getUTCDate() !== day ||
-    date.getUTCHours() !== hour ||
-    date.getUTCMinutes() !== minute ||
-    date.getUTCSeconds() !== second
-  ) {
-    throw new DerError(`the ${what} is not a valid date`);
-  }
+  // Date.UTC rolls over (month 13, day 31 of April, hour 24) and reads years 0-99 as 1900-1999:
+  // a date whose fields are not the ones written is not the date written.
+  const read = [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()];
+  if (read.some((value, index) => value !== written[index])) throw new DerError(`the ${what} is not a valid date`);
   return date;
 }
 

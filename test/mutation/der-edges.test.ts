@@ -26,6 +26,7 @@ import {
   type Tlv,
 } from '../../src/protocol/der.js';
 import { InvalidCertificateError } from '../../src/errors.js';
+import { PEM_CERTIFICATE_BEGIN, PEM_CERTIFICATE_END, encodePem, pemBeginLabel, pemBlockDer, splitPemCertificates } from '../../src/protocol/pem.js';
 import { ascii, bytes, concat, tlv } from '../helpers/der-builder.js';
 
 function refusal(read: () => unknown): string {
@@ -271,6 +272,7 @@ describe('times', () => {
     ['hour 24', utc('250101240000Z'), 'the notAfter is not a valid date'],
     ['minute 60', utc('250101006000Z'), 'the notAfter is not a valid date'],
     ['second 60', utc('250101000060Z'), 'the notAfter is not a valid date'],
+    ['a GeneralizedTime year under 100, which Date.UTC reads as 19xx', generalized('00500101000000Z'), 'the notAfter is not a valid date'],
   ])('refuses %s', (_, read, message) => {
     expect(refusal(read)).toBe(message);
   });
@@ -305,5 +307,40 @@ describe('strings', () => {
     ['an INTEGER', text(TAG.integer, 0x01), 'the common name is not a string type (tag 0x2)'],
   ])('refuses %s', (_, read, message) => {
     expect(refusal(read)).toBe(message);
+  });
+});
+
+describe('PEM', () => {
+  const B = PEM_CERTIFICATE_BEGIN;
+  const E = PEM_CERTIFICATE_END;
+
+  it('a BEGIN line inside a block is part of that block, not the start of another', () => {
+    const text = `${B}\n${B}\n${E}\n`;
+    expect(splitPemCertificates(text)).toEqual([`${B}\n${B}\n${E}`]);
+    expect(splitPemCertificates(`${B}\nAAAA\n${E}\nx${B}\nBBBB\n${E}`)).toEqual([`${B}\nAAAA\n${E}`, `${B}\nBBBB\n${E}`]);
+  });
+
+  it('a block needs both its lines', () => {
+    expect(pemBlockDer(`${B}\nAAAA\n${E}`)).toEqual(bytes(0, 0, 0));
+    expect(pemBlockDer(`${B}\nAAAA\n`)).toBeUndefined();
+    expect(pemBlockDer(`AAAA\n${E}`)).toBeUndefined();
+    expect(pemBlockDer(`${B}\n \t\n${E}`)).toBeUndefined();
+  });
+
+  it('encodePem writes lines of 64 characters under the label given', () => {
+    const pem = encodePem(new Uint8Array(100).fill(0xff), 'PUBLIC KEY');
+    const lines = pem.trimEnd().split('\n');
+    expect(lines[0]).toBe('-----BEGIN PUBLIC KEY-----');
+    expect(lines.at(-1)).toBe('-----END PUBLIC KEY-----');
+    expect(lines.slice(1, -1).map((line) => line.length)).toEqual([64, 64, 8]);
+    expect(encodePem(bytes(1)).startsWith(`${B}\nAQ==\n${E}`)).toBe(true);
+  });
+
+  it('pemBeginLabel reads a whole BEGIN line only', () => {
+    expect(pemBeginLabel('-----BEGIN EC PRIVATE KEY-----')).toBe('EC PRIVATE KEY');
+    expect(pemBeginLabel('-----BEGIN X-----')).toBe('X');
+    expect(pemBeginLabel('x-----BEGIN X-----')).toBeUndefined();
+    expect(pemBeginLabel('-----BEGIN X-----x')).toBeUndefined();
+    expect(pemBeginLabel('-----BEGIN -----')).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@
  * With `encryptAll`, such a request is refused rather than sent up in plain text.
  */
 import { UnsupportedRequestError } from '../errors.js';
-import { BATCH_CHAT_COMPLETIONS_SUFFIX, CHAT_COMPLETIONS_SUFFIX } from '../protocol/constants.js';
+import { CHAT_COMPLETIONS_SUFFIX } from '../protocol/constants.js';
 
 function decodedOnce(path: string): string {
   try {
@@ -47,8 +47,8 @@ export function routedPath(path: string): string {
 
 /** Whether a server that routes leniently would take `path` for a (batch, bot) chat completion. */
 export function routesToChatCompletion(path: string): boolean {
-  const routed = routedPath(path);
-  return routed.endsWith(CHAT_COMPLETIONS_SUFFIX) || routed.endsWith(BATCH_CHAT_COMPLETIONS_SUFFIX);
+  // `…/batch/chat/completions` and `…/bots/chat/completions` end with it too.
+  return routedPath(path).endsWith(CHAT_COMPLETIONS_SUFFIX);
 }
 
 /** Whether a JSON body carries chat messages: a top-level key `messages`, in any letter case. */

@@ -31,7 +31,7 @@ interface Sent {
 }
 
 /** createEncryptedFetch over a recording double that answers as the service would. */
-function wrapped(options: Parameters<typeof createEncryptedFetch>[0], answer?: (sent: Sent, key: Buffer, nonce: Buffer) => Response) {
+function wrapped(options: Parameters<typeof createEncryptedFetch>[0], answer?: (sent: Sent, key: ReturnType<typeof deriveSession>['key'], nonce: ReturnType<typeof deriveSession>['nonce']) => Response) {
   const calls: Sent[] = [];
   const inner = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const sent = { url: String(input), init: init ?? {} };

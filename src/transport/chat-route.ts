@@ -57,8 +57,10 @@ function carriesMessages(text: string): boolean {
   try {
     body = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch {
-    // Not JSON to us; a more lenient parser upstream may still read it.
-    return /"messages"\s*:/i.test(text);
+    // Not JSON to us; a more lenient parser upstream may still read it (one that stops after the
+    // first value, or skips a stray BOM), key escapes included: `"me\u0073sages"` is "messages".
+    const unescaped = text.replace(/\\u([0-9a-f]{4})/gi, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+    return /"messages"\s*:/i.test(unescaped);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
   return Object.keys(body).some((key) => key.toLowerCase() === 'messages');

@@ -63,6 +63,15 @@ describe('refusePlainChat, its wording and the bodies at the edge', () => {
     for (const body of ['{"MESSAGES"\t:[]} x', '{"Messages":[]', '{"messages"\n\n: []']) refusal('POST', '/x', body);
   });
 
+  it('a key spelled with escapes is read as the key, in JSON and in text that is not JSON to us', () => {
+    // A BOM first: stripped, then parsed as JSON.
+    refusal('POST', '/x', '\uFEFF{"me\\u0073sages":[]}');
+    // A parser that stops after the first value (Go's json.Decoder) reads "messages" here.
+    refusal('POST', '/x', '{"me\\u0073sages":[{"role":"user","content":"secret"}]} trailing');
+    refusal('POST', '/x', '{"\\u006D\\u0045SSAGES" :[]');
+    expect(() => refusePlainChat('POST', '/x', '{"me\\u0073sage":[]} x')).not.toThrow();
+  });
+
   it('JSON null, a number, a string and an array carry no messages', () => {
     for (const body of ['null', '5', '"messages"', '["messages"]', '{"model":"messages"}']) {
       expect(() => refusePlainChat('POST', '/x', body), body).not.toThrow();

@@ -73,7 +73,8 @@ describe('refusePlainChat, its wording and the bodies at the edge', () => {
   });
 
   it('JSON null, a number, a string and an array carry no messages', () => {
-    for (const body of ['null', '5', '"messages"', '["messages"]', '{"model":"messages"}']) {
+    // Only a top-level key counts, with a BOM before the JSON too.
+    for (const body of ['null', '5', '"messages"', '["messages"]', '{"model":"messages"}', '\uFEFF{"input":{"messages":[]}}']) {
       expect(() => refusePlainChat('POST', '/x', body), body).not.toThrow();
     }
   });

@@ -72,6 +72,10 @@ describe('refusePlainChat, its wording and the bodies at the edge', () => {
     expect(() => refusePlainChat('POST', '/x', '{"me\\u0073sage":[]} x')).not.toThrow();
   });
 
+  it('a BOM inside the JSON makes it text to us, searched as text: a nested "messages" then counts (fail closed)', () => {
+    refusal('POST', '/x', '{\uFEFF"input":{"messages":[]}}');
+  });
+
   it('JSON null, a number, a string and an array carry no messages', () => {
     // Only a top-level key counts, with a BOM before the JSON too.
     for (const body of ['null', '5', '"messages"', '["messages"]', '{"model":"messages"}', '\uFEFF{"input":{"messages":[]}}']) {

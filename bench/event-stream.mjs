@@ -16,7 +16,8 @@ const dist = path.resolve(process.argv[2] ?? path.join(here, '..', 'dist'));
 const runs = Number(process.argv[3] ?? 7);
 const load = (file) => import(pathToFileURL(path.join(dist, file)).href);
 await load('index.js'); // the Node entry: installs the node:crypto backend
-const { sessionFromKey } = await load('protocol/session.js');
+// create-session.js since the webcrypto branch; session.js in builds before it (A/B of two builds).
+const { sessionFromKey } = await load('protocol/create-session.js').catch(() => load('protocol/session.js'));
 const { EventStreamDecrypter } = await load('protocol/event-stream.js');
 
 const EVENTS = 400;

@@ -3,7 +3,8 @@
  * The size of the browser build, bundled as an application would (esbuild, ESM, minified, noble
  * and every dependency included, code splitting on so that dynamic imports become chunks loaded
  * on first use), then gzipped:
- * - `createEncryptedFetch`: an app that imports only it (the limit test checks this one);
+ * - `createEncryptedFetch`: an app that imports only it from `ark-e2ee` (src/browser.ts; the
+ *   limit test checks this one);
  * - `src/browser.ts`: everything the browser entry exports.
  * Each is given as the initial chunk (what loads before the first request) and the total of all
  * chunks (what a verification with trustAnchors loads as well).
@@ -115,7 +116,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log(JSON.stringify({ createEncryptedFetch: numbers(fetchOnly), browser: numbers(whole) }));
   } else {
     console.log('browser bundles (esbuild --bundle --minify --splitting --platform=browser --format=esm), gzip -9 per chunk:');
-    for (const [name, m] of [['createEncryptedFetch only', fetchOnly], ['all of src/browser.ts', whole]]) {
+    const rows = [
+      ['createEncryptedFetch only', fetchOnly],
+      ['all of src/browser.ts', whole],
+    ];
+    for (const [name, m] of rows) {
       console.log(`${name}:`);
       console.log(`  initial chunk: ${String(m.initial.gzipped).padStart(6)} B gzipped (${kb(m.initial.gzipped)}), ${m.initial.minified} B minified`);
       console.log(`  all ${m.chunks} chunks:  ${String(m.total.gzipped).padStart(6)} B gzipped (${kb(m.total.gzipped)}), ${m.total.minified} B minified`);

@@ -25,12 +25,11 @@ export type { BackendChoice, BackendName, CryptoBackend, KeyAgreement } from './
 export { resolveBackend } from './crypto/select.js';
 export { parseCertificate, type ModelCertificate } from './protocol/certificate.js';
 export {
-  createSession,
-  sessionFromKey,
   type EncryptInfo,
   type Session,
   type SessionOptions,
 } from './protocol/session.js';
+export { createSession, sessionFromKey } from './protocol/create-session.js';
 export { encryptChatRequest, type EncryptRequestOptions } from './protocol/request.js';
 export {
   encryptChatRequestAsync,
@@ -40,10 +39,12 @@ export {
 export { decryptChatCompletion, type PlainTextNotice } from './protocol/response.js';
 export { decryptEventStream } from './protocol/event-stream.js';
 export * as constants from './protocol/constants.js';
-export { createEncryptedFetch, type EncryptedFetchOptions } from './transport/encrypted-fetch.js';
+export { createEncryptedFetch } from './transport/create-encrypted-fetch.js';
+export type { EncryptedFetchOptions } from './transport/encrypted-fetch.js';
 export { HEADER_ARK_E2EE_ERROR, type ErrorDelivery } from './transport/error-response.js';
 export type { ArkEncryptionOptions } from './transport/encryptor.js';
 export type { CertificateOption } from './certificates/source.js';
 export { certificateKeyPin } from './certificates/trust.js';
 export type { AccessKeyOptions } from './credentials/access-keys.js';
-export { signOpenApiRequest, type AccessKeyCredentials, type SignedOpenApiRequest } from './credentials/sign.js';
+export { signOpenApiRequest } from './credentials/sign-export.js';
+export type { AccessKeyCredentials, SignedOpenApiRequest } from './credentials/sign.js';

@@ -3,7 +3,11 @@
  * encrypting a chat request that carries a 5 MB image, in Chromium, beside the raw WebCrypto work
  * the same bytes need (issue 12). Results go to `window.__bench`.
  */
-import { encryptChatRequest, encryptChatRequestAsync, sessionFromKey } from '../../src/browser.js';
+import { createSession, encryptChatRequest, encryptChatRequestAsync, parseCertificate, sessionFromKey } from '../../src/browser.js';
+import { loadNoble } from '../../src/crypto/select.js';
+import { sessionCrypto } from '../../src/crypto/session-crypto.js';
+import { sessionWith } from '../../src/protocol/session-async.js';
+import handshakeVectors from '../../vectors/handshake.json' with { type: 'json' };
 
 declare global {
   interface Window {
@@ -25,6 +29,12 @@ export interface BenchResults {
   rawSteps: { utf8: number; aesGcm: number; base64: number };
   nativeBase64: boolean;
   sameBytes: boolean;
+  /**
+   * One session (ECDH P-256 + HKDF, protocol §2) with the same certificate each time: median ms
+   * and the longest main-thread block over 20 sessions, on noble (synchronous, what every session
+   * cost before) and on WebCrypto (what createEncryptedFetch's sessions cost now).
+   */
+  handshake: { noble: number; webCrypto: number; longestBlock: { noble: number; webCrypto: number } };
   userAgent: string;
 }
 
@@ -111,6 +121,20 @@ async function run(): Promise<BenchResults> {
   };
 
   const sameBytes = (await asyncRequest()) === (await syncRequest()) && (await asyncRequest()).includes(await raw());
+
+  const certificate = parseCertificate(handshakeVectors.cases[0]!.certificate);
+  const onWebCrypto = await sessionCrypto('auto', undefined, loadNoble);
+  const nobleSessions = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) createSession(certificate, { backend: 'noble' });
+  };
+  const webCryptoSessions = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await sessionWith(onWebCrypto, certificate, false);
+  };
+  const handshake = {
+    noble: (await median(nobleSessions)) / 20,
+    webCrypto: (await median(webCryptoSessions)) / 20,
+    longestBlock: { noble: await longestBlock(nobleSessions), webCrypto: await longestBlock(webCryptoSessions) },
+  };
   const blocks = {
     rawWebCrypto: await longestBlock(raw),
     asyncRequest: await longestBlock(asyncRequest),
@@ -127,6 +151,7 @@ async function run(): Promise<BenchResults> {
     rawSteps,
     nativeBase64: typeof (sealed as { toBase64?: unknown }).toBase64 === 'function',
     sameBytes,
+    handshake,
     userAgent: navigator.userAgent,
   };
 }

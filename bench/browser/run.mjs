@@ -5,7 +5,7 @@
  * encryptChatRequestAsync (WebCrypto for the image) and with encryptChatRequest on noble,
  * beside the raw WebCrypto work on the same bytes (UTF-8, key import, AES-GCM, base64), all in
  * one page run; medians of 9 runs after a warm-up. The aim (issue 12): the async request at
- * most 3 times the raw work.
+ * most 3 times the raw work. Then the handshake: sessions on noble and on WebCrypto.
  *
  *   npm run bench:browser             the table
  *   npm run bench:browser -- --json   JSON instead
@@ -55,6 +55,9 @@ try {
     const b = results.longestBlock;
     console.log(`longest main-thread block in one run: raw ${b.rawWebCrypto.toFixed(1)} ms, async ${b.asyncRequest.toFixed(1)} ms, noble ${b.syncNobleRequest.toFixed(1)} ms`);
     console.log(`same bytes on both paths: ${results.sameBytes ? 'yes' : 'NO'}`);
+    const h = results.handshake;
+    console.log(`one session (ECDH + HKDF), median of 20 in a row: noble ${h.noble.toFixed(2)} ms, WebCrypto ${h.webCrypto.toFixed(2)} ms (${(h.noble / h.webCrypto).toFixed(1)}x)`);
+    console.log(`longest main-thread block in 20 sessions: noble ${h.longestBlock.noble.toFixed(1)} ms, WebCrypto ${h.longestBlock.webCrypto.toFixed(1)} ms`);
   }
   if (!results.sameBytes) process.exitCode = 1;
 } finally {

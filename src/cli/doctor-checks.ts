@@ -10,7 +10,7 @@ import { certificateHttpOverFetch, fetchCertificatePem } from '../certificates/s
 import { parseModelCertificate } from '../certificates/source.js';
 import { ArkE2EEError, CertificateUnavailableError } from '../errors.js';
 import type { ModelCertificate } from '../protocol/certificate.js';
-import { createEncryptedFetch } from '../transport/encrypted-fetch.js';
+import { createEncryptedFetch } from '../transport/create-encrypted-fetch.js';
 import { isLoopback } from '../certificates/origin.js';
 import { networkDetail, withNetworkDetail } from '../transport/network-detail.js';
 

@@ -3,6 +3,7 @@
  * the same protocol code runs on `node:crypto` (fast, OpenSSL) or on noble (any JS runtime).
  * Both implementations must give identical bytes for identical inputs.
  */
+import { ArkE2EEError, InvalidKeyError } from '../errors.js';
 
 export type BackendName = 'node' | 'noble';
 export type BackendChoice = BackendName | 'auto' | CryptoBackend;
@@ -46,3 +47,30 @@ export interface CryptoBackend {
 export const GCM_TAG_LENGTH = 16;
 export const P256_POINT_LENGTH = 65;
 export const P256_SCALAR_LENGTH = 32;
+
+/**
+ * Refuses, with `InvalidKeyError`, a peer key that is not 65 bytes starting with 0x04: the
+ * protocol's only form (§2). Every backend checks this first, so that each refuses compressed,
+ * hybrid and truncated encodings alike and says so in the same words.
+ */
+export function assertUncompressedPoint(point: Uint8Array): void {
+  if (point.length === P256_POINT_LENGTH && point[0] === 0x04) return;
+  const got =
+    point.length === P256_POINT_LENGTH
+      ? `prefix 0x${(point[0] ?? 0).toString(16).padStart(2, '0')}`
+      : `${point.length} bytes`;
+  throw new InvalidKeyError(`peer public key must be a 65-byte uncompressed P-256 point (04 || X || Y), got ${got}`);
+}
+
+/** What every backend says of a peer key that is well formed but not a point of P-256. */
+export const NOT_ON_CURVE = 'peer public key is not a valid point on P-256';
+/** What every backend says of an ephemeral scalar it cannot use. */
+export const BAD_SCALAR = 'private key must be a 32-byte P-256 scalar in [1, n-1]';
+
+/** `backend: 'node'` where `#crypto/native` has no node:crypto backend. */
+export function nodeBackendMissing(): ArkE2EEError {
+  return new ArkE2EEError(
+    "backend 'node' needs node:crypto, which this runtime (or this bundle's import conditions) does not have; " +
+      "use 'noble' or 'auto'",
+  );
+}

@@ -2,40 +2,50 @@
  * The noble backend: audited pure-JavaScript primitives that run on any runtime
  * (browsers, edge functions, Deno, Bun) with no native code.
  */
-import { ecb, gcm } from '@noble/ciphers/aes.js';
 import { ecdh, weierstrass } from '@noble/curves/abstract/weierstrass.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ArkE2EEError, InvalidKeyError } from '../errors.js';
 import {
-  GCM_TAG_LENGTH,
-  P256_POINT_LENGTH,
+  assertUncompressedPoint,
+  BAD_SCALAR,
+  NOT_ON_CURVE,
   P256_SCALAR_LENGTH,
   type CryptoBackend,
   type KeyAgreement,
 } from './backend.js';
+import { nobleAead } from './noble-aead.js';
 
 /**
  * P-256 (SEC 2 §2.4.2, FIPS 186-5 §3.2.1.3) for ECDH only: built from noble's Weierstrass code
  * with the curve's published parameters instead of taken from nist.js, so that a browser bundle
  * carries neither ECDSA nor the other NIST curves and their hash-to-curve code.
  */
-const p256 = ecdh(
-  weierstrass({
-    p: BigInt('0xffffffff00000001000000000000000000000000ffffffffffffffffffffffff'),
-    n: BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'),
-    h: BigInt(1),
-    a: BigInt('0xffffffff00000001000000000000000000000000fffffffffffffffffffffffc'),
-    b: BigInt('0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b'),
-    Gx: BigInt('0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296'),
-    Gy: BigInt('0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5'),
-  }),
-);
+const makeP256 = () =>
+  ecdh(
+    weierstrass({
+      p: BigInt('0xffffffff00000001000000000000000000000000ffffffffffffffffffffffff'),
+      n: BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551'),
+      h: BigInt(1),
+      a: BigInt('0xffffffff00000001000000000000000000000000fffffffffffffffffffffffc'),
+      b: BigInt('0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b'),
+      Gx: BigInt('0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296'),
+      Gy: BigInt('0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5'),
+    }),
+  );
+
+/**
+ * Built on first use, not at load: a bundler keeps a module-level call wherever the module is
+ * imported, and a program that never agrees on noble (WebCrypto sessions, node:crypto) should
+ * neither carry nor build the curve.
+ */
+let curve: ReturnType<typeof makeP256> | undefined;
+const p256 = (): ReturnType<typeof makeP256> => (curve ??= makeP256());
 
 /** RFC 5869 §2.3: L <= 255 * HashLen, i.e. 8160 bytes for SHA-256. */
 const HKDF_SHA256_MAX_LENGTH = 255 * 32;
 
-type P256Point = ReturnType<typeof p256.Point.fromBytes>;
+type P256Point = ReturnType<ReturnType<typeof makeP256>['Point']['fromBytes']>;
 
 /**
  * Peer keys met recently. Every request agrees with the same peer key (the model certificate's),
@@ -46,7 +56,7 @@ type P256Point = ReturnType<typeof p256.Point.fromBytes>;
  */
 const PEER_CACHE_SIZE = 4;
 const PEER_WINDOW = 8;
-const peers = new Map<string, { point: P256Point; uses: number }>();
+const peers = /* @__PURE__ */ new Map<string, { point: P256Point; uses: number }>();
 
 /**
  * The generator for our public keys: noble's base point carries window-6 tables; a copy of our
@@ -65,12 +75,12 @@ function peerPoint(bytes: Uint8Array): P256Point {
     peers.set(id, known); // most recently used last
     if (++known.uses === 2) {
       known.point.precompute(PEER_WINDOW, false);
-      generator ??= p256.Point.BASE.multiply(1n).precompute(PEER_WINDOW, false);
+      generator ??= p256().Point.BASE.multiply(1n).precompute(PEER_WINDOW, false);
     }
     return known.point;
   }
   // fromBytes checks the point is on the curve; infinity has no uncompressed encoding.
-  const point = p256.Point.fromBytes(bytes);
+  const point = p256().Point.fromBytes(bytes);
   point.assertValidity();
   peers.set(id, { point, uses: 1 });
   if (peers.size > PEER_CACHE_SIZE) peers.delete(peers.keys().next().value!);
@@ -81,29 +91,22 @@ export const nobleBackend: CryptoBackend = {
   name: 'noble',
 
   agree(peerPublicKey, privateKey): KeyAgreement {
-    if (peerPublicKey.length !== P256_POINT_LENGTH || peerPublicKey[0] !== 0x04) {
-      const got =
-        peerPublicKey.length === P256_POINT_LENGTH
-          ? `prefix 0x${(peerPublicKey[0] ?? 0).toString(16).padStart(2, '0')}`
-          : `${peerPublicKey.length} bytes`;
-      throw new InvalidKeyError(
-        `peer public key must be a 65-byte uncompressed P-256 point (04 || X || Y), got ${got}`,
-      );
-    }
-    const secret = privateKey ?? p256.utils.randomSecretKey();
-    if (secret.length !== P256_SCALAR_LENGTH || !p256.utils.isValidSecretKey(secret)) {
-      throw new InvalidKeyError('private key must be a 32-byte P-256 scalar in [1, n-1]');
+    assertUncompressedPoint(peerPublicKey);
+    const p256Curve = p256();
+    const secret = privateKey ?? p256Curve.utils.randomSecretKey();
+    if (secret.length !== P256_SCALAR_LENGTH || !p256Curve.utils.isValidSecretKey(secret)) {
+      throw new InvalidKeyError(BAD_SCALAR);
     }
     let peer: P256Point;
     try {
       peer = peerPoint(peerPublicKey);
     } catch {
-      throw new InvalidKeyError('peer public key is not a valid point on P-256');
+      throw new InvalidKeyError(NOT_ON_CURVE);
     }
-    const scalar = p256.Point.Fn.fromBytes(secret);
+    const scalar = p256Curve.Point.Fn.fromBytes(secret);
     // The compressed encoding is 0x02/0x03 || x: the shared secret is x (protocol §2).
     const shared = peer.multiply(scalar).toBytes(true);
-    const publicKey = generator ? generator.multiply(scalar).toBytes(false) : p256.getPublicKey(secret, false);
+    const publicKey = generator ? generator.multiply(scalar).toBytes(false) : p256Curve.getPublicKey(secret, false);
     return { publicKey, sharedSecret: shared.subarray(1) };
   },
 
@@ -116,20 +119,5 @@ export const nobleBackend: CryptoBackend = {
     return hkdf(sha256, ikm, salt, info, length);
   },
 
-  seal(key, nonce, plaintext, aad) {
-    return gcm(key, nonce, aad).encrypt(plaintext);
-  },
-
-  open(key, nonce, sealed, aad) {
-    if (sealed.length < GCM_TAG_LENGTH) return undefined;
-    try {
-      return gcm(key, nonce, aad).decrypt(sealed);
-    } catch {
-      return undefined;
-    }
-  },
-
-  encryptBlock(key, block) {
-    return ecb(key, { disablePadding: true }).encrypt(block);
-  },
+  ...nobleAead,
 };

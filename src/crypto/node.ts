@@ -6,8 +6,10 @@
 import type * as NodeCrypto from 'node:crypto';
 import { ArkE2EEError, InvalidKeyError } from '../errors.js';
 import {
+  assertUncompressedPoint,
+  BAD_SCALAR,
   GCM_TAG_LENGTH,
-  P256_POINT_LENGTH,
+  NOT_ON_CURVE,
   P256_SCALAR_LENGTH,
   type CryptoBackend,
   type KeyAgreement,
@@ -20,20 +22,6 @@ function gcmAlgorithm(key: Uint8Array): NodeCrypto.CipherGCMTypes {
     throw new InvalidKeyError(`AES key must be 16, 24 or 32 bytes, got ${key.length}`);
   }
   return `aes-${key.length * 8}-gcm` as NodeCrypto.CipherGCMTypes;
-}
-
-function checkPeerPoint(point: Uint8Array): void {
-  // Only the uncompressed form is part of the protocol (§2): refuse anything else up front
-  // (OpenSSL would otherwise also take compressed and hybrid encodings).
-  if (point.length !== P256_POINT_LENGTH || point[0] !== 0x04) {
-    const got =
-      point.length === P256_POINT_LENGTH
-        ? `prefix 0x${(point[0] ?? 0).toString(16).padStart(2, '0')}`
-        : `${point.length} bytes`;
-    throw new InvalidKeyError(
-      `peer public key must be a 65-byte uncompressed P-256 point (04 || X || Y), got ${got}`,
-    );
-  }
 }
 
 /** RFC 5869 §2.3: L <= 255 * HashLen, i.e. 8160 bytes for SHA-256. */
@@ -52,7 +40,9 @@ export function createNodeBackend(crypto: typeof NodeCrypto): CryptoBackend {
     name: 'node',
 
     agree(peerPublicKey, privateKey): KeyAgreement {
-      checkPeerPoint(peerPublicKey);
+      // Only the uncompressed form is part of the protocol (§2): OpenSSL would also take the
+      // compressed and hybrid encodings.
+      assertUncompressedPoint(peerPublicKey);
       const ecdh = crypto.createECDH(CURVE);
       let publicKey: Buffer;
       try {
@@ -64,13 +54,13 @@ export function createNodeBackend(crypto: typeof NodeCrypto): CryptoBackend {
           publicKey = ecdh.getPublicKey();
         }
       } catch {
-        throw new InvalidKeyError('private key must be a 32-byte P-256 scalar in [1, n-1]');
+        throw new InvalidKeyError(BAD_SCALAR);
       }
       let shared: Buffer;
       try {
         shared = ecdh.computeSecret(peerPublicKey);
       } catch {
-        throw new InvalidKeyError('peer public key is not a valid point on P-256');
+        throw new InvalidKeyError(NOT_ON_CURVE);
       }
       return { publicKey: new Uint8Array(publicKey), sharedSecret: new Uint8Array(shared) };
     },

@@ -1,6 +1,5 @@
 /** How `backend: 'auto' | 'node' | 'noble' | CryptoBackend` becomes one backend. */
-import { ArkE2EEError } from '../errors.js';
-import type { BackendChoice, CryptoBackend } from './backend.js';
+import { nodeBackendMissing, type BackendChoice, type CryptoBackend } from './backend.js';
 import { nobleBackend } from './noble.js';
 import { nativeBackend } from '#crypto/native';
 
@@ -15,8 +14,8 @@ export function resolveBackend(choice: BackendChoice = 'auto'): CryptoBackend {
   const node = nativeBackend();
   if (node) return node;
   if (choice === 'auto') return nobleBackend;
-  throw new ArkE2EEError(
-    "backend 'node' needs node:crypto, which this runtime (or this bundle's import conditions) does not have; " +
-      "use 'noble' or 'auto'",
-  );
+  throw nodeBackendMissing();
 }
+
+/** The noble backend for an asynchronous session (session-crypto.ts), from this static import. */
+export const loadNoble = async (): Promise<CryptoBackend> => nobleBackend;

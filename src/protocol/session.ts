@@ -1,17 +1,17 @@
 /**
- * createSession / sessionFromKey: the per-request handshake (protocol §2) and the text
- * encryption it enables (protocol §3).
+ * A session: one request's keys from the handshake (protocol §2) and the text encryption they
+ * enable (protocol §3). Made by createSession / sessionFromKey (create-session.ts, on a
+ * synchronous backend) or createSessionAsync (session-async.ts). This file imports no backend,
+ * so that what makes sessions on WebCrypto does not carry noble's curve code along.
  */
 import type { BackendChoice, CryptoBackend } from '../crypto/backend.js';
-import { resolveBackend } from '../crypto/select.js';
-import { DecryptionFailedError, InvalidCertificateError, InvalidKeyError } from '../errors.js';
+import { DecryptionFailedError, InvalidCertificateError } from '../errors.js';
 import { decodeBase64, encodeBase64 } from '../crypto/base64.js';
 import type { ModelCertificate } from './certificate.js';
 import {
   AICC_VERSION,
   HKDF_OUTPUT_LENGTH,
   SESSION_KEY_LENGTH,
-  SESSION_NONCE_LENGTH,
 } from './constants.js';
 import { utf8Decode, utf8Encode } from './utf8.js';
 
@@ -81,9 +81,8 @@ function buildEncryptInfo(certificate: ModelCertificate, aicc: boolean): Encrypt
   return info;
 }
 
-/** A session from a fresh ephemeral key agreed with the model certificate's key (§2). */
-export function createSession(certificate: ModelCertificate, options: SessionOptions = {}): Session {
-  const backend = resolveBackend(options.backend);
+/** `options.aicc`, refused on a certificate without AICC ids. */
+export function aiccOf(certificate: ModelCertificate, options: Pick<SessionOptions, 'aicc'>): boolean {
   const aicc = options.aicc ?? false;
   if (aicc && !certificate.isAICC) {
     throw new InvalidCertificateError(
@@ -91,35 +90,34 @@ export function createSession(certificate: ModelCertificate, options: SessionOpt
         'fetch the certificate with AICC on, or turn AICC off',
     );
   }
-  const agreement = backend.agree(certificate.publicKey, options.unsafeFixedEphemeralKeyForTests);
-  const okm = backend.hkdf(agreement.sharedSecret, ZERO_SALT, EMPTY, HKDF_OUTPUT_LENGTH);
+  return aicc;
+}
+
+/** HKDF's input and output of the handshake (§2): the shared secret in, key and nonce out. */
+export const HANDSHAKE_HKDF = { salt: ZERO_SALT, info: EMPTY, length: HKDF_OUTPUT_LENGTH } as const;
+
+/** The session of a finished handshake (§2): our public point and the HKDF output. */
+export function sessionOfHandshake(
+  backend: CryptoBackend,
+  publicKey: Uint8Array,
+  okm: Uint8Array,
+  certificate: ModelCertificate,
+  aicc: boolean,
+): Session {
   return makeSession(
     backend,
     okm.slice(0, SESSION_KEY_LENGTH),
     okm.slice(SESSION_KEY_LENGTH, HKDF_OUTPUT_LENGTH),
-    encodeBase64(agreement.publicKey),
+    encodeBase64(publicKey),
     buildEncryptInfo(certificate, aicc),
   );
 }
 
-/** A session from a raw key and nonce, e.g. the service side, or a recorded exchange. */
-export function sessionFromKey(
-  key: Uint8Array,
-  nonce: Uint8Array,
-  options: { backend?: BackendChoice } = {},
-): Session {
-  if (key.length !== SESSION_KEY_LENGTH) {
-    throw new InvalidKeyError(`session key must be ${SESSION_KEY_LENGTH} bytes, got ${key.length}`);
-  }
-  if (nonce.length !== SESSION_NONCE_LENGTH) {
-    throw new InvalidKeyError(
-      `session nonce must be ${SESSION_NONCE_LENGTH} bytes, got ${nonce.length}`,
-    );
-  }
-  return makeSession(resolveBackend(options.backend), key.slice(), nonce.slice(), '', undefined);
-}
-
-function makeSession(
+/**
+ * The session of `key` and `nonce` on `backend`: its texts' encryption (§3) and decryption. Keeps
+ * the arrays it is given (callers pass their own copies).
+ */
+export function makeSession(
   backend: CryptoBackend,
   key: Uint8Array,
   nonce: Uint8Array,

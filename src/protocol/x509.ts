@@ -87,7 +87,7 @@ function nameAt(der: Uint8Array, tlv: Tlv | undefined, what: string): NameAttrib
       try {
         text = stringAt(der, value, `${what} attribute value`);
       } catch {
-        text = undefined; // a value of another type is kept as unknown, not refused
+        // A value of another type is kept as unknown (`text` stays undefined), not refused.
       }
       attributes.push({ oid: oidAt(der, type, `${what} attribute type`), value: text });
     }

@@ -1,9 +1,10 @@
 /**
- * createEncryptedFetch: a function with fetch's signature that encrypts the chat completions
- * that carry `x-is-encrypted: true` and decrypts their answers; every other request passes
- * through untouched. Give it to any fetch-based client (`openai`, Vercel AI SDK, LangChain…).
+ * The work of createEncryptedFetch (create-encrypted-fetch.ts): a function with
+ * fetch's signature that encrypts the chat completions that carry `x-is-encrypted: true` and
+ * decrypts their answers; every other request passes through untouched.
  */
 import { certificateHttpOverFetch } from '../certificates/service.js';
+import type { NobleLoader } from '../crypto/session-crypto.js';
 import { requestBodyText } from '../protocol/request-body.js';
 import { encryptionSwitch } from './encryption-switch.js';
 import { boundedText } from './bounded-body.js';
@@ -100,9 +101,14 @@ function rebuilt(response: Response, body: BodyInit | null): Response {
   return out;
 }
 
-export function createEncryptedFetch(options: EncryptedFetchOptions = {}): typeof fetch {
+/**
+ * createEncryptedFetch, with `loadNoble` for the sessions that need noble
+ * (transport/create-encrypted-fetch.ts passes the on-demand loader; tests pass their own).
+ */
+export function encryptedFetchWith(loadNoble: NobleLoader, options: EncryptedFetchOptions = {}): typeof fetch {
   const inner: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const encryptor = new ArkEncryptor(options, withNetworkDetail(certificateHttpOverFetch(inner, { maxBytes: maxCertificateBytesOf(options) })));
+  const http = withNetworkDetail(certificateHttpOverFetch(inner, { maxBytes: maxCertificateBytesOf(options) }));
+  const encryptor = new ArkEncryptor(options, http, loadNoble);
   const answerErrors = (options.errors ?? 'response') === 'response';
 
   async function encryptedFetch(input: FetchInput, init?: FetchInit): Promise<Response> {

@@ -9,6 +9,7 @@ import type { CertificateHttp } from '../certificates/service.js';
 import { CertificateTrust } from '../certificates/trust.js';
 import { environmentOf, LazyAccessKeyAuth, ownAuthorization, type AccessKeyOptions } from '../credentials/access-key-options.js';
 import type { BackendChoice } from '../crypto/backend.js';
+import type { NobleLoader } from '../crypto/session-crypto.js';
 import { DecryptionFailedError, InvalidCertificateError, InvalidOptionError, UnsupportedRequestError } from '../errors.js';
 import {
   BATCH_CHAT_COMPLETIONS_SUFFIX,
@@ -175,9 +176,11 @@ export class ArkEncryptor {
   /** `maxAnswerBytes`, or its default. */
   readonly maxAnswerBytes: number;
 
+  /** `loadNoble`: how a session that needs noble gets it, as the entry chose (crypto/session-crypto.ts). */
   constructor(
     private readonly options: ArkEncryptionOptions,
     http: CertificateHttp,
+    loadNoble: NobleLoader,
   ) {
     this.aicc = aiccOf(options);
     this.warn = warnerOf(options);
@@ -195,6 +198,7 @@ export class ArkEncryptor {
       aicc: this.aicc,
       backend: options.backend,
       maxUsers: options.certificateCacheSize,
+      loadNoble,
     });
     // A misconfigured limit fails when the client is made, not on the first answer.
     this.maxAnswerBytes = sizeLimit('maxAnswerBytes', options.maxAnswerBytes, DEFAULT_MAX_ANSWER_BYTES);
@@ -232,7 +236,7 @@ export class ArkEncryptor {
     ]);
     // A replaced certificate's ready sessions go (session-pool.ts).
     this.sessions.use(`${baseUrl}\n${model}`, certificate);
-    const session = this.sessions.take(certificate);
+    const session = await this.sessions.take(certificate);
     // The caller's onWarning, or the protocol layer's default: once per process for each kind.
     // Large texts (images) go to WebCrypto off Node: same bytes, off the main thread.
     const encrypted = await encryptChatRequestJsonAsync(body, session, { onWarning: this.options.onWarning });

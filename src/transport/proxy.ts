@@ -41,7 +41,7 @@ import {
   UnsupportedRequestError,
 } from '../errors.js';
 import { HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
-import { createEncryptedFetch } from './encrypted-fetch.js';
+import { createEncryptedFetch } from './create-encrypted-fetch.js';
 import { refusePlainChat } from './chat-route.js';
 import { encryptionSwitch } from './encryption-switch.js';
 import { limitedBody, RequestTooLargeError } from './proxy-body.js';

@@ -2,8 +2,9 @@
  * SessionPool: handshakes done ahead of time, off the request path.
  *
  * A session is one ECDH and one HKDF (protocol §2): ~0.1–0.2 ms on node:crypto, a few ms on
- * noble. It depends on nothing in the request, only on the certificate, so a few can be made
- * while the program waits on the network, and a request then takes one ready-made.
+ * noble, a WebCrypto round trip in browsers and edge runtimes (createSessionAsync picks). It
+ * depends on nothing in the request, only on the certificate, so a few can be made while the
+ * program waits on the network, and a request then takes one ready-made.
  *
  * - Each session is handed out once and never again (the pool forgets it as it gives it).
  * - At most `size` sessions wait per certificate, for at most `maxCertificates` certificates
@@ -13,18 +14,21 @@
  *   and no other user has the old one, the old one's sessions go. At most `maxUsers` users are
  *   remembered (the least recently seen is forgotten), so a process that meets 100 000 models
  *   keeps no more.
- * - Refills run one session per macrotask (setImmediate, else setTimeout 0), never in a
- *   microtask: a microtask would run before the request is sent, i.e. still on its path.
- * - `size: 0` turns the pool off: every `take` is a fresh `createSession`.
+ * - Refills start one session per macrotask (setImmediate, else setTimeout 0), never in a
+ *   microtask: a microtask would run before the request is sent, i.e. still on its path. The
+ *   next one starts once that one is made.
+ * - `size: 0` turns the pool off: every `take` is a fresh `createSessionAsync`.
  *
  * In transport/, not protocol/: it schedules work on timers, and protocol/ stays pure functions
  * of their inputs (test/architecture/layers.test.ts).
  */
 import type { BackendChoice } from '../crypto/backend.js';
-import { InvalidOptionError } from '../errors.js';
+import type { NobleLoader } from '../crypto/session-crypto.js';
+import { ArkE2EEError, InvalidOptionError } from '../errors.js';
 import type { ModelCertificate } from '../protocol/certificate.js';
 import { LruMap } from '../protocol/lru-map.js';
-import { createSession, type Session } from '../protocol/session.js';
+import type { Session } from '../protocol/session.js';
+import { createSessionAsync } from '../protocol/session-async.js';
 
 export interface SessionPoolOptions {
   /** Sessions kept ready per certificate; `0` turns the pool off. Default 4. */
@@ -37,6 +41,10 @@ export interface SessionPoolOptions {
   backend?: BackendChoice;
   /** How a refill is scheduled; default setImmediate where it exists, else setTimeout(…, 0). */
   schedule?: (task: () => void) => void;
+  /** How a session that needs noble gets it (the transports pass their entry's way). */
+  loadNoble?: NobleLoader;
+  /** How a session is made; default createSessionAsync with `aicc`, `backend`, `loadNoble` (tests replace it). */
+  create?: (certificate: ModelCertificate) => Promise<Session>;
 }
 
 export const DEFAULT_SESSION_POOL_SIZE = 4;
@@ -47,11 +55,14 @@ interface Entry {
   /** The certificate the sessions are made for (the latest object parsed from its PEM). */
   certificate: ModelCertificate;
   readonly ready: Session[];
-  /** A refill is scheduled and has not run yet. */
+  /** A refill is scheduled, or making its session. */
   scheduled: boolean;
   /** A refill failed (e.g. AICC mode with a plain certificate): stop until the next take. */
   failed: boolean;
 }
+
+const noNoble: NobleLoader = () =>
+  Promise.reject(new ArkE2EEError('internal error: this session pool was made without a way to load noble; nothing was sent'));
 
 function defaultSchedule(task: () => void): void {
   const { setImmediate } = globalThis as { setImmediate?: (task: () => void) => unknown };
@@ -86,12 +97,14 @@ export class SessionPool {
    * one, else made now. Throws what `createSession` throws (nothing is pooled for such a
    * certificate).
    */
-  take(certificate: ModelCertificate): Session {
+  async take(certificate: ModelCertificate): Promise<Session> {
     if (this.size === 0) return this.create(certificate);
     const id = certificate.pem;
+    // Taken before any await: no other take can get the same one.
+    const ready = this.entries.get(id)?.ready.shift();
+    // Made before anything is pooled, so a certificate createSessionAsync refuses gets no entry.
+    const session = ready ?? (await this.create(certificate));
     let entry = this.entries.get(id);
-    // Made before anything is pooled, so a certificate createSession refuses gets no entry.
-    const session = entry?.ready.shift() ?? this.create(certificate);
     if (entry === undefined) {
       entry = { certificate, ready: [], scheduled: false, failed: false };
       if (this.entries.size >= this.maxCertificates) this.dropId(this.entries.keys().next().value!);
@@ -165,26 +178,35 @@ export class SessionPool {
     this.entries.delete(id);
   }
 
-  private create(certificate: ModelCertificate): Session {
-    return createSession(certificate, { aicc: this.options.aicc, backend: this.options.backend });
+  private create(certificate: ModelCertificate): Promise<Session> {
+    if (this.options.create) return this.options.create(certificate);
+    return createSessionAsync(certificate, { aicc: this.options.aicc, backend: this.options.backend }, this.options.loadNoble ?? noNoble);
   }
 
-  /** Tops the entry up, one session per macrotask, while it is still the certificate's. */
+  /** Tops the entry up, one session at a time, each started in a macrotask, while it is still the certificate's. */
   private refill(id: string, entry: Entry): void {
     if (entry.scheduled || entry.failed || entry.ready.length >= this.size) return;
     entry.scheduled = true;
+    // Dropped (or cleared) since: the certificate's sessions are no longer wanted.
+    const wanted = (): boolean => this.entries.get(id) === entry && entry.ready.length < this.size;
     this.schedule(() => {
-      entry.scheduled = false;
-      // Dropped (or cleared) since: the certificate's sessions are no longer wanted.
-      if (this.entries.get(id) !== entry || entry.ready.length >= this.size) return;
-      try {
-        entry.ready.push(this.create(entry.certificate));
-      } catch {
-        // The next take makes its session on the request path and reports the error there.
-        entry.failed = true;
+      if (!wanted()) {
+        entry.scheduled = false;
         return;
       }
-      this.refill(id, entry);
+      this.create(entry.certificate).then(
+        (session) => {
+          entry.scheduled = false;
+          if (!wanted()) return;
+          entry.ready.push(session);
+          this.refill(id, entry);
+        },
+        () => {
+          // The next take makes its session on the request path and reports the error there.
+          entry.scheduled = false;
+          entry.failed = true;
+        },
+      );
     });
   }
 }

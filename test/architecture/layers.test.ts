@@ -19,7 +19,7 @@ const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.met
 /**
  * Lowest first. A file may import from a layer of the same or a lower rank. Files at the root of
  * src/ are small helpers below everything (errors.ts, race-abort.ts), except the library entries
- * index.ts and browser.ts. testing/ (`ark-e2ee/testing`) and cli/ sit on the
+ * index.ts, browser.ts and fetch.ts. testing/ (`ark-e2ee/testing`) and cli/ sit on the
  * library: the CLI runs the vectors through the public entry and serves the mock.
  */
 const LAYERS = [

@@ -90,10 +90,10 @@ describe('the browser bundle', () => {
   it.skipIf(!existsSync(new URL('../../dist/browser.js', import.meta.url)) && !inCI)(
     "'ark-e2ee' by name: the browser condition picks dist/browser.js, the node condition dist/index.js",
     async () => {
-      const byName = async (platform: 'browser' | 'node'): Promise<string[]> => {
+      const byName = async (platform: 'browser' | 'node', specifier = 'ark-e2ee'): Promise<string[]> => {
         const result = await build({
           absWorkingDir: root,
-          stdin: { contents: "export * from 'ark-e2ee';", resolveDir: root, loader: 'js' },
+          stdin: { contents: `export * from '${specifier}';`, resolveDir: root, loader: 'js' },
           bundle: true,
           format: 'esm',
           platform,
@@ -107,6 +107,7 @@ describe('the browser bundle', () => {
       };
       const browser = await byName('browser');
       expect(browser).toContain('dist/browser.js');
+      expect(browser).toContain('dist/crypto/native-none.js');
       expect(browser).not.toContain('dist/index.js');
       expect(nodeOnly(browser)).toEqual([]);
       const node = await byName('node');
@@ -231,6 +232,13 @@ describe.skipIf(skipBrowser)('in headless Chromium', () => {
     expect(image.content).toBe(`echo: ${IMAGE_PROMPT} [image]`);
     const imageRequest = mock.requests.find((request) => request.body.includes('image_url'));
     expect(imageRequest?.decryptedMessages).toEqual(imageMessages(image.dataUrl));
+  });
+
+  it("sessions made on Chromium's WebCrypto give the handshake vectors, and refuse a point off the curve in noble's words", () => {
+    const handshakes = results.webCryptoHandshakes!;
+    expect(handshakes.failures).toEqual([]);
+    expect(handshakes.checked).toBeGreaterThan(40);
+    expect(handshakes.offCurveRefusal).toBe('InvalidKeyError: peer public key is not a valid point on P-256');
   });
 
   it('encryptChatRequestAsync on WebCrypto gives the encrypt_request vectors, byte for byte', () => {

@@ -4,7 +4,21 @@
  * server named by `?api=`; a plain chat, a streamed chat and a chat with a base64 image. The
  * decrypted answers go to `window.__results`.
  */
-import { createEncryptedFetch, encryptChatRequestAsync, resolveBackend, sessionFromKey } from '../../src/browser.js';
+import {
+  createEncryptedFetch,
+  createSession,
+  encryptChatRequestAsync,
+  InvalidKeyError,
+  parseCertificate,
+  resolveBackend,
+  sessionFromKey,
+} from '../../src/browser.js';
+import { loadNoble } from '../../src/crypto/select.js';
+import { webCryptoSessionCrypto } from '../../src/crypto/session-crypto.js';
+import { webCryptoAgree, type AgreementSubtle } from '../../src/crypto/webcrypto-agree.js';
+import { sessionWith } from '../../src/protocol/session-async.js';
+import handshakeVectors from '../../vectors/handshake.json' with { type: 'json' };
+import extraHandshakeVectors from '../../vectors/extra_handshake.json' with { type: 'json' };
 import encryptRequestVectors from '../../vectors/encrypt_request.json' with { type: 'json' };
 import extraEncryptRequestVectors from '../../vectors/extra_encrypt_request.json' with { type: 'json' };
 import {
@@ -153,6 +167,55 @@ async function asyncVectors(): Promise<NonNullable<PageResults['asyncVectors']>>
   return { checked, failures, subtleCalls };
 }
 
+interface HandshakeVector {
+  name: string;
+  certificate: string;
+  ephemeral_private_key: string;
+  aicc: boolean;
+  expect: { session_token: string; key: string; nonce: string };
+}
+
+const toHex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+const base64url = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
+/**
+ * The handshake vectors on Chromium's WebCrypto: each fixed scalar imported as a JWK (d, with x
+ * and y from the noble session's token, which is the scalar's public point), then a session made
+ * as createEncryptedFetch makes them. And a peer point off the curve, refused in noble's words.
+ */
+async function handshakeOnWebCrypto(): Promise<NonNullable<PageResults['webCryptoHandshakes']>> {
+  const subtle = crypto.subtle as unknown as AgreementSubtle;
+  const failures: string[] = [];
+  const cases = [...handshakeVectors.cases, ...extraHandshakeVectors.cases] as unknown as HandshakeVector[];
+  for (const c of cases) {
+    const certificate = parseCertificate(c.certificate);
+    const scalar = fromHex(c.ephemeral_private_key);
+    const token = createSession(certificate, { backend: 'noble', unsafeFixedEphemeralKeyForTests: scalar }).token;
+    const point = Uint8Array.from(atob(token), (ch) => ch.charCodeAt(0));
+    const jwk = { kty: 'EC', crv: 'P-256', x: base64url(point.subarray(1, 33)), y: base64url(point.subarray(33, 65)) };
+    const algorithm = { name: 'ECDH', namedCurve: 'P-256' };
+    const pair = {
+      privateKey: await crypto.subtle.importKey('jwk', { ...jwk, d: base64url(scalar) }, algorithm, false, ['deriveBits']),
+      publicKey: await crypto.subtle.importKey('jwk', jwk, algorithm, true, []),
+    };
+    const session = await sessionWith(webCryptoSessionCrypto(subtle, loadNoble, pair), certificate, c.aicc);
+    const got = { session_token: session.token, key: toHex(session.key), nonce: toHex(session.nonce) };
+    const want = { session_token: c.expect.session_token, key: c.expect.key, nonce: c.expect.nonce };
+    if (JSON.stringify(got) !== JSON.stringify(want)) failures.push(`${c.name}: ${JSON.stringify(got)}`);
+  }
+  const generator = fromHex(
+    '046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5',
+  );
+  const offCurve = generator.slice();
+  offCurve[64]! ^= 1;
+  const refusal = await webCryptoAgree(subtle, offCurve).then(
+    () => 'accepted',
+    // By class, not by name: the bundle is minified.
+    (error: unknown) => (error instanceof InvalidKeyError ? `InvalidKeyError: ${error.message}` : String(error)),
+  );
+  return { checked: cases.length, failures, offCurveRefusal: refusal };
+}
+
 async function run(): Promise<PageResults> {
   const results: PageResults = {
     backend: resolveBackend('auto').name,
@@ -164,6 +227,7 @@ async function run(): Promise<PageResults> {
     const dataUrl = drawImage();
     results.image = { ...(await plainChat(imageMessages(dataUrl))), dataUrl };
     results.asyncVectors = await asyncVectors();
+    results.webCryptoHandshakes = await handshakeOnWebCrypto();
   } catch (error) {
     results.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   }

@@ -41,5 +41,7 @@ export interface PageResults {
   image?: ChatResult & { dataUrl: string };
   /** The encrypt_request vectors through encryptChatRequestAsync on Chromium's WebCrypto. */
   asyncVectors?: { checked: number; failures: string[]; subtleCalls: number };
+  /** The handshake vectors on Chromium's WebCrypto, and how it refuses a point off the curve. */
+  webCryptoHandshakes?: { checked: number; failures: string[]; offCurveRefusal: string };
   error?: string;
 }

@@ -12,7 +12,7 @@ import { nobleBackend } from '../../src/crypto/noble.js';
 import { DecryptionFailedError } from '../../src/errors.js';
 import { encodeBase64 } from '../../src/crypto/base64.js';
 import { decryptPieces } from '../../src/protocol/pieces.js';
-import { sessionFromKey } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 
 const node = createNodeBackend(nodeCrypto);

@@ -11,7 +11,7 @@ import { GcmBoundaryFinder } from '../../src/crypto/gcm-boundary.js';
 import { resolveBackend } from '../../src/crypto/select.js';
 import { DecryptionFailedError } from '../../src/errors.js';
 import { MAX_SEARCHED_PIECE_BYTES, decryptPieces } from '../../src/protocol/pieces.js';
-import { sessionFromKey } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 
 const KEY = new Uint8Array(32).map((_, i) => 31 * i + 5);

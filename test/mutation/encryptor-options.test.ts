@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createEncryptedFetch } from '../../src/index.js';
 import type { CertificateHttp } from '../../src/certificates/service.js';
 import { ArkEncryptor, certificateSourceOptions, chatBaseUrl, createCertificateSource, isEventStream } from '../../src/transport/encryptor.js';
+import { loadNoble } from '../../src/crypto/select.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
 import { deriveSession, serverDecrypt, serverEncrypt } from '../helpers/server-crypto.js';
 
@@ -31,7 +32,7 @@ interface Sent {
 }
 
 /** createEncryptedFetch over a recording double that answers as the service would. */
-function wrapped(options: Parameters<typeof createEncryptedFetch>[0], answer?: (sent: Sent, key: ReturnType<typeof deriveSession>['key'], nonce: ReturnType<typeof deriveSession>['nonce']) => Response) {
+function wrapped(options: Parameters<typeof createEncryptedFetch>[0], answer?: (sent: Sent, key: Uint8Array, nonce: Uint8Array) => Response) {
   const calls: Sent[] = [];
   const inner = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const sent = { url: String(input), init: init ?? {} };
@@ -167,7 +168,7 @@ describe('the disk cache', () => {
 
 describe('whether the origin chooses the certificate', () => {
   const chooses = (options: ConstructorParameters<typeof ArkEncryptor>[0]): boolean =>
-    new ArkEncryptor({ cacheDir: false, env: {}, ...options }, noHttp).originChoosesCertificate;
+    new ArkEncryptor({ cacheDir: false, env: {}, ...options }, noHttp, loadNoble).originChoosesCertificate;
 
   it('it does with none of certificate, E2E_CERTIFICATE_PATH, pins or trust anchors; each of them fixes it', () => {
     expect(chooses({})).toBe(true);

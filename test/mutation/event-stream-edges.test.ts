@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { DecryptionFailedError, EventStreamError } from '../../src/errors.js';
 import { decryptEventStream } from '../../src/protocol/event-stream.js';
-import { sessionFromKey } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 import { sourceOf } from '../helpers/streams.js';
 

@@ -9,7 +9,7 @@ import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DecryptionFailedError } from '../../src/errors.js';
 import { decryptPieces, MAX_SEARCHED_PIECE_BYTES, openPieces } from '../../src/protocol/pieces.js';
-import { sessionFromKey } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 
 const KEY = new Uint8Array(32).map((_, i) => (i * 29 + 11) & 0xff);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { UnsupportedContentError } from '../../src/errors.js';
 import { encryptChatRequest } from '../../src/protocol/request.js';
-import { sessionFromKey } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
 import { serverDecrypt } from '../helpers/server-crypto.js';
 
 const KEY = new Uint8Array(32).map((_, i) => i * 5 + 3);

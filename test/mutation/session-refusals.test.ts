@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { BackendName } from '../../src/crypto/backend.js';
 import { DecryptionFailedError, InvalidCertificateError, InvalidKeyError } from '../../src/errors.js';
 import { parseCertificate } from '../../src/protocol/certificate.js';
-import { createSession, sessionFromKey } from '../../src/protocol/session.js';
+import { createSession, sessionFromKey } from '../../src/protocol/create-session.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { AnswerTooLargeError, DecryptionFailedError, EventStreamError, InvalidOptionError } from '../../src/errors.js';
 import { EventStreamDecrypter, decryptEventStream, type EventStreamOptions } from '../../src/protocol/event-stream.js';
 import type { PlainTextNotice } from '../../src/protocol/response.js';
-import { sessionFromKey } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 import { sourceOf } from '../helpers/streams.js';
 

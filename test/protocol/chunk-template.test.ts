@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { DecryptionFailedError, EventStreamError } from '../../src/errors.js';
 import { ChunkTemplate } from '../../src/protocol/chunk-template.js';
 import { decryptEventData, EventStreamDecrypter, type EventState } from '../../src/protocol/event-stream.js';
-import { sessionFromKey, type Session } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
+import type { Session } from '../../src/protocol/session.js';
 import { fuzzParameters, fuzzTimeout } from '../fuzz/settings.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 

@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ArkE2EEError, DecryptionFailedError, EventStreamError } from '../../src/errors.js';
 import { decryptEventStream } from '../../src/protocol/event-stream.js';
-import { sessionFromKey, type Session } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
+import type { Session } from '../../src/protocol/session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 import { sourceOf } from '../helpers/streams.js';
 

@@ -10,7 +10,7 @@ import { resolveBackend } from '../../src/crypto/select.js';
 import { DecryptionFailedError } from '../../src/errors.js';
 import { decryptPieces, openPieces } from '../../src/protocol/pieces.js';
 import { decryptChatCompletion } from '../../src/protocol/response.js';
-import { sessionFromKey } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 
 const BACKENDS: BackendName[] = ['node', 'noble'];

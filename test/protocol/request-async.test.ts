@@ -15,7 +15,8 @@ import {
   encryptChatRequestJsonAsync,
   WEBCRYPTO_MIN_TEXT_LENGTH,
 } from '../../src/protocol/request-async.js';
-import { sessionFromKey, type Session } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
+import type { Session } from '../../src/protocol/session.js';
 
 const BACKENDS: BackendName[] = ['node', 'noble'];
 const hexBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UnsupportedContentError } from '../../src/errors.js';
 import { encryptChatRequest } from '../../src/protocol/request.js';
-import { sessionFromKey } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
 import { serverDecrypt, serverEncrypt } from '../helpers/server-crypto.js';
 
 type Json = Record<string, unknown>;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { BackendName } from '../../src/crypto/backend.js';
 import { DecryptionFailedError } from '../../src/errors.js';
 import { decryptChatCompletion } from '../../src/protocol/response.js';
-import { sessionFromKey } from '../../src/protocol/session.js';
+import { sessionFromKey } from '../../src/protocol/create-session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 
 type Json = Record<string, unknown>;

@@ -23,6 +23,7 @@ import {
   type Session,
 } from '../../src/index.js';
 import { certificateHttpOverFetch } from '../../src/certificates/service.js';
+import { loadNoble } from '../../src/crypto/select.js';
 import { ArkEncryptor } from '../../src/transport/encryptor.js';
 import { startMockArkServer, type MockArkServer } from '../../src/testing/index.js';
 import { deriveServerSession } from '../../src/testing/service-crypto.js';
@@ -315,7 +316,7 @@ describe('errors carry no key material, plaintext or API key', () => {
     });
 
     it('the encryptor keeps no session (nor its key or nonce) once a request is done', async () => {
-      const encryptor = new ArkEncryptor({ cacheDir: false, onWarning: () => undefined }, certificateHttpOverFetch(fetch));
+      const encryptor = new ArkEncryptor({ cacheDir: false, onWarning: () => undefined }, certificateHttpOverFetch(fetch), loadNoble);
       const used: Session[] = [];
       for (let i = 0; i < 3; i++) {
         const { body, headers, session } = await encryptor.encryptRequest({

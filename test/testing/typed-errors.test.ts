@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { webCryptoSealTextToBase64 } from '../../src/crypto/webcrypto-seal.js';
 import { ArkE2EEError, DecryptionFailedError, InvalidCertificateError, InvalidKeyError } from '../../src/errors.js';
 import { parseCertificate } from '../../src/protocol/certificate.js';
-import { createSession } from '../../src/protocol/session.js';
+import { createSession } from '../../src/protocol/create-session.js';
 import { createMockCertificate } from '../../src/testing/index.js';
 import { deriveServerSession, serverDecrypt, serverEncrypt } from '../../src/testing/service-crypto.js';
 

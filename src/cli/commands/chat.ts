@@ -1,7 +1,7 @@
 /** `ark-e2ee chat QUESTION`: one encrypted chat completion, streamed to the terminal. */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { createEncryptedFetch } from '../../transport/encrypted-fetch.js';
+import { createEncryptedFetch } from '../../transport/create-encrypted-fetch.js';
 import { printCompletion, printStream } from '../chat-output.js';
 import { UsageError, type Command } from '../command.js';
 import { ACCESS_KEY_HELP, ACCESS_KEY_NOTE, ACCESS_KEY_OPTIONS, accessKeysOf } from '../access-keys.js';

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { certificateKeyPin } from '../../certificates/trust.js';
 import { startMockArkServer, type MockArkServer } from '../../testing/index.js';
-import { createEncryptedFetch } from '../../transport/encrypted-fetch.js';
+import { createEncryptedFetch } from '../../transport/create-encrypted-fetch.js';
 import { UsageError, type Command } from '../command.js';
 import { demoClient, type ChatMessage, type DemoClient } from '../demo/client.js';
 import { contentsEncrypted, painter, showWire, wireRecorder, type Exchange, type Paint } from '../demo/wire.js';

@@ -27,6 +27,7 @@ import { ArkEncryptor, maxCertificateBytesOf, type ArkEncryptionOptions } from '
 import { certificateHttpOverDispatch } from './certificate-http.js';
 import { EncryptedExchange } from './exchange.js';
 import { ResendRule } from './resend.js';
+import { loadNoble } from '../../crypto/select.js';
 
 /** Options of `arkEncryption`: the same as every transport's. */
 export type ArkEncryptionInterceptorOptions = ArkEncryptionOptions;
@@ -41,7 +42,8 @@ type Handler = Dispatcher.DispatchHandler;
 export function arkEncryption(options: ArkEncryptionInterceptorOptions = {}): Dispatcher.DispatcherComposeInterceptor {
   const maxBytes = maxCertificateBytesOf(options);
   return (dispatch) => {
-    const encryptor = new ArkEncryptor(options, certificateHttpOverDispatch(dispatch, { maxBytes }));
+    // Node's entry has noble statically (its synchronous API), so that is how its sessions get it.
+    const encryptor = new ArkEncryptor(options, certificateHttpOverDispatch(dispatch, { maxBytes }), loadNoble);
     const resends = new ResendRule(encryptor.originChoosesCertificate);
     // Two parameters exactly: undici's compose checks the arity of what an interceptor returns.
     return function arkEncryptionInterceptor(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {

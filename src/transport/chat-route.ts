@@ -6,7 +6,7 @@
  * With `encryptAll`, such a request is refused rather than sent up in plain text.
  */
 import { UnsupportedRequestError } from '../errors.js';
-import { BATCH_CHAT_COMPLETIONS_SUFFIX, CHAT_COMPLETIONS_SUFFIX } from '../protocol/constants.js';
+import { CHAT_COMPLETIONS_SUFFIX } from '../protocol/constants.js';
 
 function decodedOnce(path: string): string {
   try {
@@ -47,8 +47,8 @@ export function routedPath(path: string): string {
 
 /** Whether a server that routes leniently would take `path` for a (batch, bot) chat completion. */
 export function routesToChatCompletion(path: string): boolean {
-  const routed = routedPath(path);
-  return routed.endsWith(CHAT_COMPLETIONS_SUFFIX) || routed.endsWith(BATCH_CHAT_COMPLETIONS_SUFFIX);
+  // `…/batch/chat/completions` and `…/bots/chat/completions` end with it too.
+  return routedPath(path).endsWith(CHAT_COMPLETIONS_SUFFIX);
 }
 
 /** Whether a JSON body carries chat messages: a top-level key `messages`, in any letter case. */
@@ -57,8 +57,10 @@ function carriesMessages(text: string): boolean {
   try {
     body = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch {
-    // Not JSON to us; a more lenient parser upstream may still read it.
-    return /"messages"\s*:/i.test(text);
+    // Not JSON to us; a more lenient parser upstream may still read it (one that stops after the
+    // first value, or skips a stray BOM), key escapes included: `"me\u0073sages"` is "messages".
+    const unescaped = text.replace(/\\u([0-9a-f]{4})/gi, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+    return /"messages"\s*:/i.test(unescaped);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
   return Object.keys(body).some((key) => key.toLowerCase() === 'messages');

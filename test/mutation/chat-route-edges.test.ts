@@ -63,8 +63,22 @@ describe('refusePlainChat, its wording and the bodies at the edge', () => {
     for (const body of ['{"MESSAGES"\t:[]} x', '{"Messages":[]', '{"messages"\n\n: []']) refusal('POST', '/x', body);
   });
 
+  it('a key spelled with escapes is read as the key, in JSON and in text that is not JSON to us', () => {
+    // A BOM first: stripped, then parsed as JSON.
+    refusal('POST', '/x', '\uFEFF{"me\\u0073sages":[]}');
+    // A parser that stops after the first value (Go's json.Decoder) reads "messages" here.
+    refusal('POST', '/x', '{"me\\u0073sages":[{"role":"user","content":"secret"}]} trailing');
+    refusal('POST', '/x', '{"\\u006D\\u0045SSAGES" :[]');
+    expect(() => refusePlainChat('POST', '/x', '{"me\\u0073sage":[]} x')).not.toThrow();
+  });
+
+  it('a BOM inside the JSON makes it text to us, searched as text: a nested "messages" then counts (fail closed)', () => {
+    refusal('POST', '/x', '{\uFEFF"input":{"messages":[]}}');
+  });
+
   it('JSON null, a number, a string and an array carry no messages', () => {
-    for (const body of ['null', '5', '"messages"', '["messages"]', '{"model":"messages"}']) {
+    // Only a top-level key counts, with a BOM before the JSON too.
+    for (const body of ['null', '5', '"messages"', '["messages"]', '{"model":"messages"}', '\uFEFF{"input":{"messages":[]}}']) {
       expect(() => refusePlainChat('POST', '/x', body), body).not.toThrow();
     }
   });

@@ -51,6 +51,8 @@ describe('responseHeader and forwardedHeaders', () => {
     expect(responseHeader({ 'Content-Type': 'a', 'X-Multi': ['1', '2'] }, 'content-type')).toBe('a');
     expect(responseHeader({ 'Content-Type': 'a', 'X-Multi': ['1', '2'] }, 'X-MULTI')).toBe('1, 2');
     expect(responseHeader({ 'content-type': 'a' }, 'content-length')).toBeUndefined();
+    // A missing header is missing, even next to one literally named "undefined".
+    expect(responseHeader({ undefined: 'x' }, 'content-type')).toBeUndefined();
   });
 
   it('drops length, encoding and transfer encoding in any letter case, keeps the rest', () => {
@@ -105,6 +107,7 @@ describe('collectBody', () => {
     expect(text(await collectBody(Buffer.from('{"b":2}'), signal))).toBe('bytes:{"b":2}');
     expect(text(await collectBody(all.buffer.slice(2), signal))).toBe('bytes:{"a":1}');
     expect(text(await collectBody(new Blob(['{"c":', '3}']), signal))).toBe('bytes:{"c":3}');
+    expect(text(await collectBody(new File(['{"d":4}'], 'chat.json'), signal))).toBe('bytes:{"d":4}');
   });
 
   it('chunks of text are joined as text (a surrogate pair cut between them stays whole)', async () => {
@@ -142,6 +145,9 @@ describe('collectBody', () => {
     expect((await refusal(new FormData())).message).toContain('has a FormData body');
     expect((await refusal(new (class Thing {})())).message).toContain('has a Thing body');
     expect((await refusal(Object.create(null))).message).toContain('has a object body');
+    // Only a Blob or File is read through arrayBuffer(): not a Response, not a look-alike without it.
+    expect((await refusal(new Response('{"a":1}'))).message).toContain('has a Response body');
+    expect((await refusal({ [Symbol.toStringTag]: 'Blob' })).message).toContain('has a Object body');
     expect((await refusal([1, 2])).message).toBe(
       'the body of a request with x-is-encrypted: true yields chunks that are not bytes or text; nothing was sent',
     );
@@ -201,7 +207,8 @@ describe('ResendRule', () => {
     const rule = new ResendRule(true);
     const h = handler();
     rule.check(at('https://a.test'), h);
-    const { refusal } = rule.check(at('https://b.test'), h);
+    const { again, refusal } = rule.check(at('https://b.test'), h);
+    expect(again).toBe(true);
     expect(refusal).toMatchObject({ code: 'ERR_ARK_E2EE_RESEND_REFUSED' });
     expect(refusal!.message).toBe(
       'an encrypted request to https://a.test was sent on to another origin (https://b.test), most likely by a redirect; ' +
@@ -215,12 +222,16 @@ describe('ResendRule', () => {
     const rule = new ResendRule(false);
     const h = handler();
     rule.check(at('https://a.test'), h);
-    expect(rule.check(at('https://b.test'), h)).toEqual({ again: true });
+    expect(rule.check(at('https://b.test', { 'x-request-id': '1', accept: 'text/event-stream' }), h)).toEqual({ again: true });
   });
 
   it('a lower layer sending again is told to compose retries after arkEncryption', () => {
     expect(sentTwiceError()).toMatchObject({ code: 'ERR_ARK_E2EE_RESEND_REFUSED' });
-    expect(sentTwiceError().message).toContain('Compose retry and redirect interceptors after arkEncryption (compose(arkEncryption(), retry))');
+    expect(sentTwiceError().message).toBe(
+      'an interceptor composed below arkEncryption tried to send an encrypted request again (same session token and ' +
+        'ciphertext); it was stopped before anything went out. Compose retry and redirect interceptors after ' +
+        'arkEncryption (compose(arkEncryption(), retry)): each attempt then gets a fresh session',
+    );
   });
 });
 
@@ -267,6 +278,15 @@ describe('ForwardingController', () => {
     expect(outer.paused).toBe(false);
     outer.abort(new Error('stop'));
     expect(calls).toEqual(['pause', 'resume', 'abort:stop']);
+  });
+
+  it('a pause and resume before attaching reach nothing, and leave the request unpaused', () => {
+    const outer = new ForwardingController(() => {});
+    outer.pause();
+    outer.resume();
+    const { controller, calls } = inner();
+    outer.attach(controller);
+    expect(calls).toEqual([]);
   });
 
   it('an abort or pause made before attaching is passed on at attach', () => {

@@ -50,6 +50,7 @@ export class ForwardingController implements Controller {
   attach(inner: Controller | null | undefined): void {
     if (!inner || inner === this.inner) return;
     this.inner = inner;
+    // Stryker disable next-line LogicalOperator: abort() sets abortReason (never null) with isAborted, so && and || agree
     if (this.isAborted && this.abortReason) inner.abort(this.abortReason);
     else if (this.isPaused) inner.pause();
   }

@@ -27,7 +27,8 @@ export function headerPairs(headers: UndiciHeaders): Array<[string, string]> {
   if (headers === undefined || headers === null) return pairs;
   if (Array.isArray(headers)) {
     const flat = headers as unknown[];
-    if (flat.length > 0 && Array.isArray(flat[0])) {
+    // An empty array has no flat[0]: read either way, it gives no pairs.
+    if (Array.isArray(flat[0])) {
       for (const pair of flat as unknown[][]) add(pair[0], pair[1]);
     } else {
       for (let i = 0; i + 1 < flat.length; i += 2) add(flat[i], flat[i + 1]);

@@ -8,6 +8,7 @@
  */
 import fsPromises from 'node:fs/promises';
 import { chmod, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDiskCache, defaultCacheDir, isSafeModelName, originFolderName } from '../../src/certificates/disk-cache.js';
@@ -121,7 +122,7 @@ describe('names and places', () => {
   });
 
   it("keeps certificates in ~/.ark/certificates, the official SDKs' folder", () => {
-    vi.stubEnv('HOME', '/home/someone');
+    vi.spyOn(os, 'homedir').mockReturnValue('/home/someone');
     if (posix) expect(defaultCacheDir()).toBe('/home/someone/.ark/certificates');
     else expect(defaultCacheDir()).toMatch(/[\\/]\.ark[\\/]certificates$/);
   });

@@ -130,7 +130,7 @@ describe.skipIf(!posix)('folders', () => {
     const home = join(open, 'home');
     await mkdir(join(home, '.ark', 'certificates'), { recursive: true, mode: 0o700 });
     await chmod(open, 0o777);
-    vi.stubEnv('HOME', home);
+    vi.spyOn(os, 'homedir').mockReturnValue(home);
     expect(await folderProblem(node, join(home, '.ark', 'certificates'))).toBeUndefined();
     expect(await folderProblem(node, home)).toBeUndefined();
     // Outside home the walk goes on to `/`, and finds the open folder.
@@ -147,7 +147,7 @@ describe.skipIf(!posix)('folders', () => {
     const cache = join(home, 'open', 'certificates');
     await mkdir(cache, { recursive: true, mode: 0o700 });
     await chmod(join(home, 'open'), 0o777);
-    vi.stubEnv('HOME', home);
+    vi.spyOn(os, 'homedir').mockReturnValue(home);
     expect(await folderProblem(node, cache)).toBe(`the folder ${join(home, 'open')} can be written by other users (mode 777)`);
   });
 
@@ -157,13 +157,13 @@ describe.skipIf(!posix)('folders', () => {
     await mkdir(join(home, 'certificates'), { recursive: true, mode: 0o700 });
     await chmod(open, 0o777);
     await symlink(home, join(open, 'home-link'));
-    vi.stubEnv('HOME', join(open, 'home-link'));
+    vi.spyOn(os, 'homedir').mockReturnValue(join(open, 'home-link'));
     expect(await folderProblem(node, join(home, 'certificates'))).toBeUndefined();
     expect(await folderProblem(node, join(open, 'home-link', 'certificates'))).toBeUndefined();
   });
 
   it('works when HOME names no folder (the walk then goes on to `/`)', async () => {
-    vi.stubEnv('HOME', join(tmp, 'missing'));
+    vi.spyOn(os, 'homedir').mockReturnValue(join(tmp, 'missing'));
     await mkdir(join(tmp, 'cache'), { mode: 0o700 });
     expect(await folderProblem(node, join(tmp, 'cache'))).toBeUndefined();
   });

@@ -62,14 +62,15 @@ function fail(message: string, cause?: unknown): never {
 
 /** The DER bytes of the one `CERTIFICATE` block in `pem`. */
 function pemToDer(pem: string): Uint8Array {
-  const [block, second] = splitPemCertificates(pem);
+  const [block] = splitPemCertificates(pem);
   if (block === undefined) {
     if (!hasPemCertificateBegin(pem)) {
       fail(`model certificate is not a PEM 'CERTIFICATE' block (no '${PEM_CERTIFICATE_BEGIN}' line): ${WHAT_TO_DO}`);
     }
     fail(`model certificate PEM is truncated (no '${PEM_CERTIFICATE_END}' line): ${WHAT_TO_DO}, in full`);
   }
-  if (second !== undefined || hasPemCertificateBegin(pem, pem.indexOf(block) + block.length)) {
+  // A second block, complete or cut, has its BEGIN line after the first block's end.
+  if (hasPemCertificateBegin(pem, pem.indexOf(block) + block.length)) {
     fail(`model certificate PEM holds more than one 'CERTIFICATE' block: pass only the model's own certificate`);
   }
   const der = pemBlockDer(block);
@@ -88,6 +89,7 @@ function checkedPublicKey(cert: X509Certificate): Uint8Array {
     fail(`model certificate key is ${describeOid(algorithm)}, not an EC key on P-256: the protocol needs a P-256 certificate; check that it is the model's E2EE certificate`);
   }
   const parameters = cert.publicKeyAlgorithm.parameters;
+  // Stryker disable next-line ConditionalExpression: decodeOid gives undefined for no bytes too
   const curve = parameters === undefined ? undefined : decodeOid(parameters);
   if (curve === undefined) {
     fail(`model certificate EC key does not name its curve (implicit or explicit curve parameters are not supported): the protocol needs a P-256 (prime256v1) key`);

@@ -290,7 +290,8 @@ describe('the model certificate', () => {
         'model certificate P-256 key is a compressed point; compressed keys are not supported: ask for a certificate with an uncompressed key',
       );
     }
-    for (const point of [Uint8Array.of(0x04, ...x), Uint8Array.of(0x05, ...POINT.slice(1)), POINT.slice(0, 64), Uint8Array.of(...POINT, 0)]) {
+    const wrong = [Uint8Array.of(0x04, ...x), Uint8Array.of(0x05, ...POINT.slice(1)), Uint8Array.of(0x02, ...POINT.slice(1)), POINT.slice(0, 64), Uint8Array.of(...POINT, 0)];
+    for (const point of wrong) {
       expect(refused(der({ spki: spkiOf(point) })).message).toBe(
         `model certificate P-256 key is not an uncompressed point (${point.length} bytes, expected 65 starting 04): pass the PEM text the certificate service returned`,
       );

@@ -52,6 +52,7 @@ export function readBasicConstraints(value: Uint8Array): BasicConstraints {
     index = 1;
   }
   const pathLength = fields[index] === undefined ? undefined : smallIntegerAt(value, fields[index], 'pathLenConstraint');
+  // Stryker disable next-line ConditionalExpression: without a path length nothing follows `index`, so 0 and 1 agree
   if (fields.length > index + (pathLength === undefined ? 0 : 1)) throw new DerError('basicConstraints has extra fields');
   return { ca, pathLength };
 }

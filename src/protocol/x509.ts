@@ -85,6 +85,7 @@ function nameAt(der: Uint8Array, tlv: Tlv | undefined, what: string): NameAttrib
       if (value === undefined || extra !== undefined) throw new DerError(`the ${what} has an attribute that is not a type and a value`);
       let text: string | undefined;
       try {
+        // Stryker disable next-line StringLiteral: the refusal this label would name is caught just below
         text = stringAt(der, value, `${what} attribute value`);
       } catch {
         // A value of another type is kept as unknown (`text` stays undefined), not refused.

@@ -11,7 +11,7 @@ import { parseCertificate } from '../../src/protocol/certificate.js';
 import { DerError } from '../../src/protocol/der.js';
 import { encodePem } from '../../src/protocol/pem.js';
 import { readX509 } from '../../src/protocol/x509.js';
-import { readBasicConstraints, readKeyUsage, readSanDnsNames } from '../../src/protocol/x509-extensions.js';
+import { describeKeyUsage, readBasicConstraints, readKeyUsage, readSanDnsNames } from '../../src/protocol/x509-extensions.js';
 import {
   OID,
   bitString,
@@ -78,6 +78,7 @@ describe('the outer structure', () => {
     ['not a SEQUENCE', set(), 'the certificate has tag 0x31, expected 0x30'],
     ['a byte after it', Uint8Array.of(...der(), 0), '1 stray bytes after the certificate'],
     ['a fourth field', der({ trailing: [integer(1)] }), 'the certificate SEQUENCE has more than three fields'],
+    ['an empty TBSCertificate', seq(seq(), seq(oid(OID.ecdsaWithSha256)), bitString(bytes(1))), 'the serial number is missing'],
     ['a TBSCertificate that is a SET', seq(set(), seq(oid(OID.ecdsaWithSha256)), bitString(bytes(1))), 'the TBSCertificate has tag 0x31, expected 0x30'],
     ['a signature that is not whole octets', der({ signature: bitString(bytes(0x80), 7) }), 'the signature is not whole octets'],
     ['a signature that is an empty BIT STRING', der({ signature: tlv(0x03) }), 'the signature is an empty BIT STRING'],
@@ -214,6 +215,11 @@ describe('extension values', () => {
     }
     expect(thrown).toBeInstanceOf(DerError);
     expect((thrown as Error).message).toBe(message);
+  });
+
+  it('describeKeyUsage names the bits set, in order', () => {
+    expect(describeKeyUsage(0b101)).toBe('[digitalSignature, keyEncipherment]');
+    expect(describeKeyUsage(0)).toBe('[]');
   });
 
   it('keyUsage reads every one of the nine bits, and trailing zero octets', () => {

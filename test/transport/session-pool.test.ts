@@ -290,6 +290,43 @@ describe('which certificate each user has (use): bounded, and a replaced one dro
     expect(pool.readyCount(certA)).toBe(0);
   });
 
+  it('the same user seen twice with one certificate still counts once (moving it later drops the old one)', async () => {
+    const { pool } = await filled(10);
+    pool.use('u1', certA);
+    pool.use('u1', certA);
+    pool.use('u1', certB);
+    expect(pool.readyCount(certA)).toBe(0);
+    expect(pool.readyCount(certB)).toBe(2);
+  });
+
+  it('a user forgotten for room keeps the sessions of its certificate, even when nobody else has it', async () => {
+    const { pool } = await filled(1);
+    pool.use('u1', certA);
+    pool.use('u2', certB); // u1 forgotten, and with it the only user of certA
+    expect(pool.userCount).toBe(1);
+    expect(pool.readyCount(certA)).toBe(2);
+  });
+
+  it('a user moving away from a certificate that has no sessions yet is fine', () => {
+    const pool = new SessionPool({ size: 2, schedule: () => undefined });
+    pool.use('u1', certA);
+    expect(() => pool.use('u1', certB)).not.toThrow();
+    expect(pool.certificateCount).toBe(0);
+  });
+
+  it('makes a noble session with the noble loader it was given', async () => {
+    const pool = new SessionPool({ size: 0, backend: 'noble', loadNoble });
+    const session = await pool.take(certA);
+    expect(session.backend.name).toBe('noble');
+    const bare = new SessionPool({ size: 0, backend: 'noble' });
+    await expect(bare.take(certA)).rejects.toThrow('internal error: this session pool was made without a way to load noble; nothing was sent');
+  });
+
+  it('says what is wrong with a bad size or maxUsers', () => {
+    expect(() => new SessionPool({ size: -1 })).toThrow('sessionPool must be a whole number ≥ 0, got -1');
+    expect(() => new SessionPool({ maxUsers: 0 })).toThrow(/maxUsers/);
+  });
+
   it('rejects a maxUsers that is not a whole number ≥ 1', async () => {
     for (const maxUsers of [0, -1, 1.5, Number.NaN]) expect(() => new SessionPool({ maxUsers })).toThrow(InvalidOptionError);
   });

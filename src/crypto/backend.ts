@@ -47,6 +47,8 @@ export interface CryptoBackend {
 export const GCM_TAG_LENGTH = 16;
 export const P256_POINT_LENGTH = 65;
 export const P256_SCALAR_LENGTH = 32;
+/** RFC 5869 §2.3: L <= 255 * HashLen, i.e. 8160 bytes for SHA-256. */
+export const HKDF_SHA256_MAX_LENGTH = 255 * 32;
 
 /**
  * Refuses, with `InvalidKeyError`, a peer key that is not 65 bytes starting with 0x04: the

@@ -9,6 +9,7 @@ import { ArkE2EEError, InvalidKeyError } from '../errors.js';
 import {
   assertUncompressedPoint,
   BAD_SCALAR,
+  HKDF_SHA256_MAX_LENGTH,
   NOT_ON_CURVE,
   P256_SCALAR_LENGTH,
   type CryptoBackend,
@@ -42,8 +43,6 @@ const makeP256 = () =>
 let curve: ReturnType<typeof makeP256> | undefined;
 const p256 = (): ReturnType<typeof makeP256> => (curve ??= makeP256());
 
-/** RFC 5869 §2.3: L <= 255 * HashLen, i.e. 8160 bytes for SHA-256. */
-const HKDF_SHA256_MAX_LENGTH = 255 * 32;
 
 type P256Point = ReturnType<ReturnType<typeof makeP256>['Point']['fromBytes']>;
 

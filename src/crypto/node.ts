@@ -9,6 +9,7 @@ import {
   assertUncompressedPoint,
   BAD_SCALAR,
   GCM_TAG_LENGTH,
+  HKDF_SHA256_MAX_LENGTH,
   NOT_ON_CURVE,
   P256_SCALAR_LENGTH,
   type CryptoBackend,
@@ -24,8 +25,6 @@ function gcmAlgorithm(key: Uint8Array): NodeCrypto.CipherGCMTypes {
   return `aes-${key.length * 8}-gcm` as NodeCrypto.CipherGCMTypes;
 }
 
-/** RFC 5869 §2.3: L <= 255 * HashLen, i.e. 8160 bytes for SHA-256. */
-const HKDF_SHA256_MAX_LENGTH = 255 * 32;
 
 function checkHkdfLength(length: number): void {
   if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX_LENGTH) {

@@ -6,7 +6,7 @@
  * messages.
  */
 import { ArkE2EEError, InvalidKeyError } from '../errors.js';
-import { assertUncompressedPoint, NOT_ON_CURVE, type KeyAgreement } from './backend.js';
+import { assertUncompressedPoint, HKDF_SHA256_MAX_LENGTH, NOT_ON_CURVE, P256_POINT_LENGTH, type KeyAgreement } from './backend.js';
 
 /** A WebCrypto key: opaque here. */
 export type WebCryptoKey = object;
@@ -72,7 +72,7 @@ export async function webCryptoAgree(
     throw new InvalidKeyError(NOT_ON_CURVE);
   }
   const publicKey = new Uint8Array(await subtle.exportKey('raw', pair.publicKey));
-  if (publicKey.length !== 65 || publicKey[0] !== 0x04 || shared.byteLength !== 32) {
+  if (publicKey.length !== P256_POINT_LENGTH || publicKey[0] !== 0x04 || shared.byteLength !== 32) {
     throw new ArkE2EEError('WebCrypto gave an ECDH result of an unexpected form; use backend: \'noble\'');
   }
   return { publicKey, sharedSecret: new Uint8Array(shared) };
@@ -89,8 +89,8 @@ export async function webCryptoHkdf(
   info: Uint8Array,
   length: number,
 ): Promise<Uint8Array> {
-  if (!Number.isInteger(length) || length < 1 || length > 255 * 32) {
-    throw new ArkE2EEError(`HKDF-SHA256 output length must be an integer from 1 to ${255 * 32} bytes, got ${length}`);
+  if (!Number.isInteger(length) || length < 1 || length > HKDF_SHA256_MAX_LENGTH) {
+    throw new ArkE2EEError(`HKDF-SHA256 output length must be an integer from 1 to ${HKDF_SHA256_MAX_LENGTH} bytes, got ${length}`);
   }
   const key = await subtle.importKey('raw', ikm, 'HKDF', false, ['deriveBits']);
   return new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt, info }, key, length * 8));

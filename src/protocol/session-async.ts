@@ -5,8 +5,7 @@
  * there is nothing else (crypto/session-crypto.ts). The same session, byte for byte, and the
  * same refusals.
  */
-import type { NobleLoader, SessionCrypto } from '../crypto/session-crypto.js';
-import { sessionCrypto } from '../crypto/session-crypto.js';
+import { sessionCrypto, type NobleLoader, type SessionCrypto } from '../crypto/session-crypto.js';
 import type { ModelCertificate } from './certificate.js';
 import { aiccOf, HANDSHAKE_HKDF, sessionOfHandshake, type Session, type SessionOptions } from './session.js';
 

@@ -57,8 +57,6 @@ interface Entry {
   readonly ready: Session[];
   /** A refill is scheduled, or making its session. */
   scheduled: boolean;
-  /** A refill failed (e.g. AICC mode with a plain certificate): stop until the next take. */
-  failed: boolean;
 }
 
 const noNoble: NobleLoader = () =>
@@ -106,12 +104,11 @@ export class SessionPool {
     const session = ready ?? (await this.create(certificate));
     let entry = this.entries.get(id);
     if (entry === undefined) {
-      entry = { certificate, ready: [], scheduled: false, failed: false };
+      entry = { certificate, ready: [], scheduled: false };
       if (this.entries.size >= this.maxCertificates) this.dropId(this.entries.keys().next().value!);
     } else {
       this.entries.delete(id); // re-inserted below as the most recently used
       entry.certificate = certificate;
-      entry.failed = false;
     }
     this.entries.set(id, entry);
     this.refill(id, entry);
@@ -186,7 +183,7 @@ export class SessionPool {
 
   /** Tops the entry up, one session at a time, each started in a macrotask, while it is still the certificate's. */
   private refill(id: string, entry: Entry): void {
-    if (entry.scheduled || entry.failed || entry.ready.length >= this.size) return;
+    if (entry.scheduled || entry.ready.length >= this.size) return;
     entry.scheduled = true;
     // Dropped (or cleared) since: the certificate's sessions are no longer wanted.
     const wanted = (): boolean => this.entries.get(id) === entry && entry.ready.length < this.size;
@@ -203,9 +200,9 @@ export class SessionPool {
           this.refill(id, entry);
         },
         () => {
-          // The next take makes its session on the request path and reports the error there.
+          // The refills stop here (nothing schedules the next one); the next take makes its
+          // session on the request path, reports the error there, and starts them again.
           entry.scheduled = false;
-          entry.failed = true;
         },
       );
     });

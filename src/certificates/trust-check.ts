@@ -57,11 +57,10 @@ export async function evaluateTrust(checks: TrustChecks, pem: string, nowMs: num
     const leafProblem = validityProblem(leaf, nowMs) ?? leafUsageProblem(leaf) ?? criticalProblem(leaf);
     if (leafProblem !== undefined) return { why: leafProblem, ...steady() };
     if (!checks.anchors.some((anchor) => sameBytes(anchor.der, leaf.der))) {
-      // Each distinct certificate once: a PEM that repeats one adds nothing to try.
+      // Each distinct certificate once: a PEM that repeats one adds nothing to try. The leaf may
+      // be among them; path building never offers a certificate of the chain as its own issuer.
       const pool = new Map<string, TrustCertificate>();
-      for (const certificate of [...bundled, ...checks.intermediates]) {
-        if (!sameBytes(certificate.der, leaf.der)) pool.set(encodeBase64(certificate.der), certificate);
-      }
+      for (const certificate of [...bundled, ...checks.intermediates]) pool.set(encodeBase64(certificate.der), certificate);
       let found: TrustCertificate[] | Failure;
       try {
         found = await buildPath(checks.anchors, [leaf], [...pool.values()], new SearchBudget(nowMs));

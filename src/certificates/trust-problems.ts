@@ -34,8 +34,8 @@ export function issuerProblem(issuer: TrustCertificate, intermediatesBelow: numb
   if (issuer.keyUsage !== undefined && (issuer.keyUsage & KEY_USAGE.keyCertSign) === 0) {
     return `"${issuer.name}" issued a certificate but its keyUsage lacks keyCertSign`;
   }
-  const pathLen = constraints.pathLength;
-  if (pathLen !== undefined && intermediatesBelow > pathLen) {
+  const pathLen = constraints.pathLength ?? Number.POSITIVE_INFINITY;
+  if (intermediatesBelow > pathLen) {
     return `"${issuer.name}" allows ${pathLen} intermediate CA(s) below it (pathLenConstraint), the chain has ${intermediatesBelow}`;
   }
   return undefined;

@@ -178,6 +178,38 @@ describe('ChunkTemplate: what it learns from', () => {
     }
   });
 
+  it('nothing from a chunk the slow way did not decrypt: the plain text of a content_filter chunk', () => {
+    // "Withheld" is made of base64 characters only, like a ciphertext.
+    const filtered = chunk({ content: 'Withheld' }, { finish: 'content_filter' });
+    const template = learntFrom(filtered);
+    expect(template.decrypt(chunk({ content: enc('next') }, { finish: 'content_filter' }), session)).toBeUndefined();
+  });
+
+  it('nothing from a chunk whose ciphertext occurs again after it, nor from one with a second, plain choice', () => {
+    const sealed = enc('first');
+    const twice = JSON.stringify({ ...JSON.parse(chunk({ content: sealed })), echo: sealed });
+    expect(learntFrom(twice).decrypt(twice.replace(sealed, enc('next')), session)).toBeUndefined();
+    const plainSecond = (text: string): string => JSON.stringify({
+      choices: [{ index: 0, delta: { content: text } }, { index: 1, delta: { role: 'assistant' } }],
+    });
+    expect(learntFrom(plainSecond(sealed)).decrypt(plainSecond(enc('next')), session)).toBeUndefined();
+  });
+
+  it('an empty content beside an encrypted reasoning_content is no second text', () => {
+    const both = (reasoning: string): string => chunk({ content: '', reasoning_content: reasoning });
+    expect(learntFrom(both(enc('first'))).decrypt(both(enc('next')), session)).toBe(both('next'));
+  });
+
+  it('a tampered ciphertext of choice 2 is refused naming choice 2, as the slow way does', () => {
+    const third = (text: string): string => JSON.stringify({ choices: [{ index: 2, delta: { content: text } }] });
+    const template = learntFrom(third(enc('first')));
+    const sealed = enc('hello');
+    const bad = third((sealed[0] === 'A' ? 'B' : 'A') + sealed.slice(1));
+    expect(template.decrypt(third(enc('ok')), session)).toBe(third('ok'));
+    expect(() => template.decrypt(bad, session)).toThrow(/^the content of choice 2 does not authenticate/);
+    expect(() => decryptEventData(bad, session, { filtered: new Set() })).toThrow(/^the content of choice 2 does not authenticate/);
+  });
+
   it('stops learning after 16 chunks it could not use', () => {
     const spaced = (text: string): string => chunk({ content: enc(text) }).replace('"content":', '"content": ');
     const given = Array.from({ length: 16 }, (_, i) => spaced(`s${i}`));

@@ -4,7 +4,8 @@
  * test can have a fresh key pair and the service side (the private key) to go with it.
  *
  * Optionally (trust tests): signed by another made certificate (`issuer`), with basicConstraints
- * (`ca`), keyUsage, an RSA key, SHA-384/512 or RSASSA-PSS signatures, and extra extensions.
+ * (`ca`), keyUsage, an RSA or Ed25519 key, SHA-384/512 or RSASSA-PSS signatures, and extra
+ * extensions.
  * Without those options the output is exactly as before.
  */
 import { constants, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
@@ -51,6 +52,7 @@ const OID_HASH: Record<SignatureHash, string> = {
 };
 const OID_RSASSA_PSS = '1.2.840.113549.1.1.10';
 const OID_MGF1 = '1.2.840.113549.1.1.8';
+const OID_ED25519 = '1.3.101.112';
 const DER_NULL = new Uint8Array([0x05, 0x00]);
 const SALT_LENGTH: Record<SignatureHash, number> = { sha256: 32, sha384: 48, sha512: 64 };
 
@@ -78,8 +80,8 @@ export interface MakeCertificateOptions {
   keyUsage?: number;
   /** Further extensions, added as they are. */
   extensions?: readonly Extension[];
-  /** The subject key: EC on `curve` (default) or RSA 2048. */
-  keyType?: 'ec' | 'rsa';
+  /** The subject key: EC on `curve` (default), RSA 2048 or Ed25519. */
+  keyType?: 'ec' | 'rsa' | 'ed25519';
   /** Hash of the signature (ECDSA or RSA, chosen by the signer's key). Default sha256. */
   hash?: SignatureHash;
   /** Sign with RSASSA-PSS (salt = hash length) when the signer's key is RSA. */
@@ -92,7 +94,7 @@ export interface MadeCertificate {
   pem: string;
   /** The certificate's private key: what the service holds. */
   privateKey: KeyObject;
-  /** The subject public key as an uncompressed point (65 bytes on P-256, 97 on P-384). */
+  /** The subject public key as an uncompressed point (65 bytes on P-256, 97 on P-384; Ed25519: its 32 bytes). */
   publicKeyRaw: Uint8Array;
 }
 
@@ -153,6 +155,8 @@ function signerFor(key: KeyObject, options: MakeCertificateOptions): { algorithm
       sign: (tbs) => sign(hash, tbs, key),
     };
   }
+  // Ed25519 hashes inside the signature: no hash option, and the AlgorithmIdentifier has no parameters (RFC 8410).
+  if (key.asymmetricKeyType === 'ed25519') return { algorithm: new AlgorithmIdentifier({ algorithm: OID_ED25519 }), sign: (tbs) => sign(null, tbs, key) };
   return { algorithm: new AlgorithmIdentifier({ algorithm: OID_ECDSA[hash] }), sign: (tbs) => sign(hash, tbs, key) };
 }
 
@@ -180,7 +184,9 @@ export function makeCertificate(options: MakeCertificateOptions = {}): MadeCerti
     ? { privateKey: options.privateKey, publicKey: createPublicKey(options.privateKey) }
     : options.keyType === 'rsa'
       ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-      : generateKeyPairSync('ec', { namedCurve: options.curve ?? 'P-256' });
+      : options.keyType === 'ed25519'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('ec', { namedCurve: options.curve ?? 'P-256' });
   const spki = AsnConvert.parse(publicKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo);
   const serial = randomBytes(8);
   serial[0] = (serial[0] ?? 0) & 0x7f || 1; // positive, minimal INTEGER

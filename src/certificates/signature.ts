@@ -80,7 +80,7 @@ function pssParameters(parameters: Uint8Array | undefined): { hash: Hash; saltLe
       const inner = readTlv(der, field.contentStart, field.end);
       const innerBytes = der.subarray(inner.start, inner.end);
       if (field.tag === 0xa0) {
-        hashOid = algorithmOf(innerBytes).oid ?? '';
+        hashOid = algorithmOf(innerBytes).oid ?? '(no OID)';
       } else if (field.tag === 0xa1) {
         const mgf = algorithmOf(innerBytes);
         if (mgf.oid !== OID.mgf1) return `RSASSA-PSS mask generation ${mgf.oid ?? '(unreadable)'} is not MGF1`;

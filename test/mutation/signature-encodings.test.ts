@@ -58,7 +58,7 @@ describe('RSASSA-PSS parameters', () => {
     ['an empty SEQUENCE (all DEFAULTs: SHA-1)', seq(), 'RSASSA-PSS with hash SHA-1 is not accepted'],
     ['SHA-1 written out', seq(hashField(S.sha1), mgfField(S.sha1)), 'RSASSA-PSS with hash SHA-1 is not accepted'],
     ['SHA-224, by OID', seq(hashField(SHA224), mgfField(SHA224)), `RSASSA-PSS with hash ${SHA224} is not accepted`],
-    ['a hash AlgorithmIdentifier without OID', seq(explicit(0, seq()), mgfField(S.sha256)), 'RSASSA-PSS with hash  is not accepted'],
+    ['a hash AlgorithmIdentifier without OID', seq(explicit(0, seq()), mgfField(S.sha256)), 'RSASSA-PSS with hash (no OID) is not accepted'],
     ['MGF1 left out (MGF1 with SHA-1)', seq(hashField(S.sha256)), 'RSASSA-PSS with an MGF1 hash other than the message hash is not supported'],
     ['MGF1 with SHA-384', seq(hashField(S.sha256), mgfField(S.sha384)), 'RSASSA-PSS with an MGF1 hash other than the message hash is not supported'],
     ['MGF1 without its hash', seq(hashField(S.sha256), explicit(1, algorithm(S.mgf1))), 'RSASSA-PSS with an MGF1 hash other than the message hash is not supported'],

@@ -94,6 +94,7 @@ export class EventStreamDecrypter {
   private output = '';
   private failure: unknown;
   private ending = false;
+  // Stryker disable next-line BooleanLiteral: true only makes an end() with nothing (or only '') pushed feed one more '\n', a blank line with no event before it, which dispatches nothing
   private endedWithCarriageReturn = false;
   private events = 0;
   /** Characters fed since the last event was dispatched (see checkSize), and since the last line end. */
@@ -151,6 +152,7 @@ export class EventStreamDecrypter {
       );
       return;
     }
+    // Stryker disable next-line UpdateOperator: counting down also changes the count in push() and leaves it at 0 only when no event came, the two things it is read for
     this.events++;
     let text: string;
     try {
@@ -227,6 +229,7 @@ export class EventStreamDecrypter {
     if (this.failure === undefined && this.holding) {
       // A clean end: the plain content_filter text was the last content after all.
       this.output += this.held;
+      // Stryker disable next-line StringLiteral: held is read only while holding, which ends on the next line for good (an event after end() fails); emptying it lets the text go
       this.held = '';
       this.holding = false;
       for (const notice of this.notices.splice(0)) this.onPlainText?.(notice);

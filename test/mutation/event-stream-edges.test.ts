@@ -3,10 +3,13 @@
  * notice a weakened line (mutation testing, issue 16): invalid UTF-8 after a good event (where
  * "no event at all" cannot be the reason for the refusal), `retry:` fields, JSON that is not an
  * object, how a source that breaks off is named, and that nothing is read before it is asked for.
+ * Then (a later round): what each refusal says, that the first failure is the one thrown and
+ * nothing after it comes out, that held content_filter text stays held when the end fails, and
+ * that chunks of one form are decrypted without a parse each.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DecryptionFailedError, EventStreamError } from '../../src/errors.js';
-import { decryptEventStream } from '../../src/protocol/event-stream.js';
+import { decryptEventData, decryptEventStream } from '../../src/protocol/event-stream.js';
 import { sessionFromKey } from '../../src/protocol/create-session.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 import { sourceOf } from '../helpers/streams.js';
@@ -46,6 +49,8 @@ describe('bytes that are not UTF-8, after a good event, stop the stream as such'
       expect(error).toBeInstanceOf(EventStreamError);
       expect((error as EventStreamError).code).toBe('ERR_ARK_E2EE_STREAM');
       expect((error as Error).message).toBe('the answer stream is not valid UTF-8');
+      // The decoder's own error, kept for whoever needs the byte it stopped at.
+      expect((error as Error).cause).toBeInstanceOf(TypeError);
       // Read in one chunk, bad bytes inside it hold back the good event with them.
       if (cuts !== undefined || text !== '') expect(text.startsWith(GOOD_OUT)).toBe(true);
       expect(text).not.toContain('\ufffd');
@@ -125,6 +130,21 @@ describe('a source that breaks off', () => {
     expect(error).toBe(other);
   });
 
+  it.each([
+    ['null', null, 'null'],
+    ['undefined', undefined, 'undefined'],
+    ['an object with no message', { code: 'ECONNRESET' }, '[object Object]'],
+  ])('a failure that is %s is named as broken off too, with it as the cause', async (_name, thrown, shown) => {
+    const { text, error } = await readAll(failingAfterOne(thrown));
+    expect(text).toBe(GOOD_OUT);
+    expect(error).toBeInstanceOf(EventStreamError);
+    expect((error as Error).message).toBe(
+      `the answer stream broke off before its end (${shown}); the answer is incomplete, and only what came ` +
+        'before was authenticated',
+    );
+    expect((error as Error).cause).toBe(thrown);
+  });
+
   it('a library error from the source stays itself', async () => {
     const own = new DecryptionFailedError('already typed');
     const { error } = await readAll(failingAfterOne(own));
@@ -156,5 +176,79 @@ describe('backpressure', () => {
       expect(pulls).toBe(reads);
     }
     await reader.cancel();
+  });
+});
+
+const NOT_JSON =
+  'an event of the answer stream carries data that is neither JSON nor [DONE]; the stream is not a chat ' +
+  'completion stream, so nothing after this point is trusted';
+const UNFINISHED =
+  'the answer stream ended inside an event (no blank line after its last field); the connection was ' +
+  'probably cut, so the answer is incomplete';
+const NO_EVENT =
+  'the answer came as an event stream but held no event (an empty body, or JSON under text/event-stream): ' +
+  'it is not a chat completion stream, so it is not trusted';
+
+describe('what each refusal says, and what came out before it', () => {
+  it.each([
+    ['data that is not JSON', `${GOOD_EVENT}data: hello\n\ndata: [DONE]\n\n`, GOOD_OUT, NOT_JSON],
+    ['an unfinished last event after a good one', `${GOOD_EVENT}data: [DONE]\n`, GOOD_OUT, UNFINISHED],
+    // Not "no event": the one event there was is what the stream was cut in.
+    ['an unfinished event, the only one', 'data: [DONE]', '', UNFINISHED],
+    ['nothing at all', '', '', NO_EVENT],
+    ['comments only', ': keep-alive\n\n', ': keep-alive\n', NO_EVENT],
+  ])('%s', async (_name, wire, before, message) => {
+    const { text, error } = await readAll(sourceOf(utf8.encode(wire)));
+    expect(error).toBeInstanceOf(EventStreamError);
+    expect((error as EventStreamError).code).toBe('ERR_ARK_E2EE_STREAM');
+    expect((error as Error).message).toBe(message);
+    expect(text).toBe(before);
+  });
+
+  it('the first failure is the one thrown, and nothing after it comes out, in the same chunk', async () => {
+    const tampered = serverEncrypt(KEY, NONCE, 'later').replace(/^(.{6})(.)/, (_m, head: string, c: string) => head + (c === 'A' ? 'B' : 'A'));
+    const wire = `${GOOD_EVENT}data: hello\n\n: after the failure\n\ndata: ${chunk(tampered)}\n\n`;
+    const { text, error } = await readAll(sourceOf(utf8.encode(wire)));
+    expect(error).toBeInstanceOf(EventStreamError);
+    expect((error as Error).message).toBe(NOT_JSON);
+    expect(text).toBe(GOOD_OUT);
+  });
+
+  it('held content_filter text is neither given out nor reported when the stream ends inside an event', async () => {
+    const filtered = JSON.stringify({ choices: [{ index: 0, delta: { content: 'FILTERED' }, finish_reason: 'content_filter' }] });
+    const notices: unknown[] = [];
+    const reader = decryptEventStream(sourceOf(utf8.encode(`${GOOD_EVENT}data: ${filtered}\n\ndata: [DONE]`)), SESSION, {
+      onPlainText: (notice) => notices.push(notice),
+    }).getReader();
+    let text = '';
+    let error: unknown;
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) text += Buffer.from(r.value).toString();
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as Error).message).toBe(UNFINISHED);
+    expect(text).toBe(GOOD_OUT);
+    expect(notices).toEqual([]);
+  });
+});
+
+describe('decrypting event data', () => {
+  it('decryptEventData on its own, with no state from earlier events, decrypts a chunk', () => {
+    expect(decryptEventData(chunk(serverEncrypt(KEY, NONCE, 'alone')), SESSION)).toBe(chunk('alone'));
+  });
+
+  it('chunks that differ only in their ciphertext are parsed once, then decrypted by the chunk template', async () => {
+    const texts = ['one', ' two', ' three', ' four', ' five'];
+    const sealed = texts.map((text) => chunk(serverEncrypt(KEY, NONCE, text)));
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const { text, error } = await readAll(sourceOf(utf8.encode(`${sealed.map((data) => `data: ${data}\n\n`).join('')}data: [DONE]\n\n`)));
+      expect(error).toBeUndefined();
+      expect(text).toBe(`${texts.map((plain) => `data: ${chunk(plain)}\n\n`).join('')}data: [DONE]\n\n`);
+      expect(parse.mock.calls.filter(([data]) => sealed.includes(data as string))).toHaveLength(1);
+    } finally {
+      parse.mockRestore();
+    }
   });
 });

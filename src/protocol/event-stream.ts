@@ -97,9 +97,8 @@ export class EventStreamDecrypter {
   // Stryker disable next-line BooleanLiteral: true only makes an end() with nothing (or only '') pushed feed one more '\n', a blank line with no event before it, which dispatches nothing
   private endedWithCarriageReturn = false;
   private events = 0;
-  /** Characters fed since the last event was dispatched (see checkSize), and since the last line end. */
+  /** Characters fed since the last line end of the chunk that dispatched the last event (see checkSize). */
   private sinceEvent = 0;
-  private sinceLine = 0;
   private readonly maxEventBytes: number;
   private readonly state: EventState;
   /**
@@ -179,19 +178,22 @@ export class EventStreamDecrypter {
   }
 
   /**
-   * Refuses a line or an event that has grown past the limit. Lines are counted exactly (the
-   * characters after the last line end). An event is counted from the chunk in which the last
-   * one was dispatched, whose complete lines after that event go uncounted: the parser never
-   * holds more than the limit and one chunk, which the caller held already.
+   * Refuses a line or an event that has grown past the limit. An event is counted from the last
+   * line end of the chunk in which the last one was dispatched: that chunk's complete lines after
+   * the event go uncounted, so the parser never holds more than the limit and one chunk, which
+   * the caller held already. A line is part of its event, so no line can pass the limit either.
    */
   private checkSize(text: string, dispatched: boolean): void {
-    // The last LF or CR. A CR after the last LF is looked for forwards: lastIndexOf('\r') would
-    // scan the whole text of an LF-only stream (~4% of its decryption).
-    const lastLf = text.lastIndexOf('\n');
-    const lastLineEnd = text.indexOf('\r', lastLf + 1) === -1 ? lastLf : text.lastIndexOf('\r');
-    this.sinceLine = lastLineEnd === -1 ? this.sinceLine + text.length : text.length - lastLineEnd - 1;
-    this.sinceEvent = dispatched ? this.sinceLine : this.sinceEvent + text.length;
-    if (this.sinceLine > this.maxEventBytes || this.sinceEvent > this.maxEventBytes) {
+    if (dispatched) {
+      // A chunk that ends an event has a line end. The last LF or CR; a CR after the last LF is
+      // looked for forwards: lastIndexOf('\r') would scan the whole text of an LF-only stream.
+      const lastLf = text.lastIndexOf('\n');
+      const lastLineEnd = text.indexOf('\r', lastLf + 1) === -1 ? lastLf : text.lastIndexOf('\r');
+      this.sinceEvent = text.length - lastLineEnd - 1;
+    } else {
+      this.sinceEvent += text.length;
+    }
+    if (this.sinceEvent > this.maxEventBytes) {
       this.failure ??= new AnswerTooLargeError(
         `a line or event of the answer stream is longer than ${this.maxEventBytes} characters ` +
           '(maxEventBytes) without ending; the stream was stopped. Raise maxEventBytes if answers ' +

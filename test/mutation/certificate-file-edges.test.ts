@@ -9,7 +9,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import type * as Fs from 'node:fs/promises';
-import { constants } from 'node:fs';
 import { chmod, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
@@ -191,26 +190,21 @@ describe('checked again on the open descriptor, and read within bounds', () => {
     const small = { size: 100 };
     const realStat = fsPromises.stat;
     vi.spyOn(fsPromises, 'stat').mockImplementation(async (path) => Object.assign(await realStat(path), small));
-    let reads = 0;
-    let closed = 0;
+    const handles: Fs.FileHandle[] = [];
     vi.spyOn(fsPromises, 'open').mockImplementation(async (...args: Parameters<typeof realOpen>) => {
       const handle = await realOpen.apply(fsPromises, args);
-      const { stat, read, close } = handle;
-      handle.stat = (async () => Object.assign(await stat.call(handle), small)) as typeof handle.stat;
-      handle.read = ((...rest: unknown[]) => {
-        reads++;
-        return (read as (...a: unknown[]) => unknown).apply(handle, rest);
-      }) as typeof handle.read;
-      handle.close = () => {
-        closed++;
-        return close.call(handle);
-      };
+      const stat = handle.stat.bind(handle);
+      vi.spyOn(handle, 'stat').mockImplementation(async () => Object.assign(await stat(), small));
+      vi.spyOn(handle, 'read');
+      vi.spyOn(handle, 'close');
+      handles.push(handle);
       return handle;
     });
     const error = await refusal(certificateFileReader(file));
     expect(error.message).toBe(fullMessage(file, `grew past ${LIMIT} bytes while it was read; a certificate file is at most that`));
-    expect(reads).toBe(1);
-    expect(closed).toBe(1);
+    expect(handles).toHaveLength(1);
+    expect(handles[0]!.read).toHaveBeenCalledTimes(1);
+    expect(handles[0]!.close).toHaveBeenCalledTimes(1);
   });
 
   it('the file is closed after a good read too', async () => {

@@ -34,6 +34,9 @@ async function rejection(promise: Promise<unknown>): Promise<Error & { code?: st
   return error as Error & { code?: string };
 }
 
+/** Every promise reaction queued so far has run (a macrotask comes after them all). */
+const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** An http whose n-th call answers when the test releases it (with what it is given). */
 function heldHttp() {
   const calls: { request: CertificateHttpRequest; abortedAtCall: boolean }[] = [];
@@ -175,7 +178,8 @@ describe('shared fetches when waiters leave', () => {
     await expect(leaving).rejects.toThrow('left');
     // The first fetch has not noticed yet; the next request does not wait for it.
     const next = source.get(need());
-    await held.arrived[1]!.promise;
+    await settled();
+    expect(held.calls).toHaveLength(2);
     held.answer(1, okReply(PLAIN));
     expect((await next).pem).toBe(PLAIN);
     expect(held.calls).toHaveLength(2);
@@ -194,11 +198,12 @@ describe('shared fetches when waiters leave', () => {
     await held.arrived[1]!.promise;
     // The dropped fetch fails now, while the newer one still runs; a third request joins the newer.
     held.answer(0, { status: 503, text: 'late' });
-    await new Promise((resolve) => setImmediate(resolve));
+    await settled();
     const third = source.get(need());
+    await settled();
+    expect(held.calls).toHaveLength(2);
     held.answer(1, okReply(PLAIN));
     expect(await third).toBe(await second);
-    expect(held.calls).toHaveLength(2);
   });
 
   it('a fetch whose waiters all left while the disk cache was read starts with its signal aborted', async () => {

@@ -161,6 +161,7 @@ export function certificateFileReader(path: string): () => Promise<string> {
       cause === undefined ? undefined : { cause },
     );
   };
+  // Stryker disable next-line StringLiteral: every Outcome has `text` or `why` (readBounded and statsProblem set one), so the fallback is never used
   const settle = (outcome: Outcome): string => (outcome.text !== undefined ? outcome.text : fail(outcome.why ?? 'cannot be read'));
 
   return async () => {

@@ -159,7 +159,7 @@ export class CertificateTrust {
     }
     const anchors = readOption(options.trustAnchors, 'trustAnchors');
     const pins = readPins(options.pinnedKeys);
-    const intermediates = options.intermediates === undefined ? [] : (readOption(options.intermediates, 'intermediates') ?? []);
+    const intermediates = readOption(options.intermediates, 'intermediates') ?? [];
     if (intermediates.length > 0 && anchors === undefined) {
       throw new InvalidCertificateError('intermediates are set without trustAnchors, so they would not be used: set trustAnchors too');
     }

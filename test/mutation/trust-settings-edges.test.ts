@@ -126,7 +126,11 @@ describe('the memo remembers exactly as long as the outcome holds', () => {
     await trust.verify(leaf.pem, validFrom, 'm');
     await trust.verify(leaf.pem, validUntil, 'm');
     expect(checks()).toBe(1);
-    await expect(trust.verify(leaf.pem, validUntil + 1, 'm')).rejects.toThrow(/"CN=ep-edge" expired on 2026-09-01T00:00:00\.000Z/);
+    // A clock set back before the chain's validity gets no remembered verdict.
+    await expect(trust.verify(leaf.pem, validFrom - 1, 'm')).rejects.toThrow(/"CN=ep-edge" is not valid yet/);
+    const later = CertificateTrust.from({ trustAnchors: root.pem })!;
+    await later.verify(leaf.pem, validUntil, 'm');
+    await expect(later.verify(leaf.pem, validUntil + 1, 'm')).rejects.toThrow(/"CN=ep-edge" expired on 2026-09-01T00:00:00\.000Z/);
   });
 
   it('a failure: within its steady span only, its start included, its end not, and not before it', async () => {

@@ -210,6 +210,16 @@ describe('ChunkTemplate: what it learns from', () => {
     expect(() => decryptEventData(bad, session, { filtered: new Set() })).toThrow(/^the content of choice 2 does not authenticate/);
   });
 
+  it('a choice without an index is choice 0 in a refusal on the template path, as on the slow way', () => {
+    const unnumbered = (text: string): string => JSON.stringify({ choices: [{ delta: { content: text } }] });
+    const template = learntFrom(unnumbered(enc('first')));
+    const sealed = enc('hello');
+    const bad = unnumbered((sealed[0] === 'A' ? 'B' : 'A') + sealed.slice(1));
+    expect(template.decrypt(unnumbered(enc('ok')), session)).toBe(unnumbered('ok'));
+    expect(() => template.decrypt(bad, session)).toThrow(/^the content of choice 0 does not authenticate/);
+    expect(() => decryptEventData(bad, session, { filtered: new Set() })).toThrow(/^the content of choice 0 does not authenticate/);
+  });
+
   it('stops learning after 16 chunks it could not use', () => {
     const spaced = (text: string): string => chunk({ content: enc(text) }).replace('"content":', '"content": ');
     const given = Array.from({ length: 16 }, (_, i) => spaced(`s${i}`));

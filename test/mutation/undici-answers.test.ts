@@ -8,11 +8,13 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { arkEncryption } from '../../src/index.js';
-import { DecryptionFailedError } from '../../src/errors.js';
+import { AnswerTooLargeError, DecryptionFailedError } from '../../src/errors.js';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-server.js';
 
 const ERROR_PAGE = '<html><body>502 Bad Gateway</body></html>';
 let server: HostileServer;
+/** The length of the last chat answer the server sent, before decryption. */
+let sentLength = 0;
 let agent: Agent;
 
 beforeAll(async () => {
@@ -30,8 +32,17 @@ beforeAll(async () => {
       response.end(body);
     } else {
       const coding = path.includes('identity') ? { 'content-encoding': 'Identity ' } : {};
-      response.writeHead(200, { 'content-type': 'application/json', ...coding });
-      response.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: seal('hello') } }] }));
+      const body = JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: seal('hello') } }] });
+      sentLength = Buffer.byteLength(body);
+      if (path.includes('chunked')) {
+        // No content-length: the limit is met while the body is read.
+        response.writeHead(200, { 'content-type': 'application/json', ...coding });
+        response.write(body.slice(0, 10));
+        response.end(body.slice(10));
+      } else {
+        response.writeHead(200, { 'content-type': 'application/json', 'content-length': sentLength, ...coding });
+        response.end(body);
+      }
     }
   });
   agent = new Agent();
@@ -41,8 +52,8 @@ afterAll(async () => {
   await server.close();
 });
 
-function chat(prefix: string) {
-  const dispatcher = agent.compose(arkEncryption({ certificate: server.pem, cacheDir: false, sessionPool: 0 }));
+function chat(prefix: string, maxAnswerBytes?: number) {
+  const dispatcher = agent.compose(arkEncryption({ certificate: server.pem, cacheDir: false, sessionPool: 0, maxAnswerBytes }));
   return request(`${server.url}/${prefix}/chat/completions`, {
     dispatcher,
     method: 'POST',
@@ -84,4 +95,20 @@ describe('answers to an encrypted request that are not decrypted', () => {
     );
     expect(server.bodies.at(-1)).not.toContain('secret words');
   });
+});
+
+describe('maxAnswerBytes on a JSON answer, to the byte', () => {
+  const content = async (answer: Awaited<ReturnType<typeof chat>>): Promise<string> =>
+    ((await answer.body.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content;
+
+  for (const path of ['announced', 'chunked']) {
+    it(`an answer of exactly the limit is read, one byte over is refused (${path} length)`, async () => {
+      await content(await chat(path));
+      const length = sentLength;
+      expect(await content(await chat(path, length))).toBe('hello');
+      const failure = await chat(path, length - 1).then(async (answer) => answer.body.text(), (error: unknown) => error);
+      expect(failure).toBeInstanceOf(AnswerTooLargeError);
+      expect((failure as AnswerTooLargeError).limit).toBe(length - 1);
+    });
+  }
 });

@@ -49,6 +49,7 @@ export function certificateHttpOverDispatch(dispatch: Dispatcher.Dispatch, optio
         settle(error, answer);
         current.abort(error instanceof Error ? error : new Error('the certificate answer was not read to its end'));
       };
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: an AbortSignal fires 'abort' at most once, and settle removes the listener
       signal.addEventListener('abort', onAbort, { once: true });
       const handler: Handler = {
         onRequestStart(started) {

@@ -168,7 +168,8 @@ describe('which base URLs use the store', () => {
 });
 
 describe('shared fetches when waiters leave', () => {
-  it('when its only waiter leaves, a fetch is dropped at once: the next request fetches afresh', async () => {
+  /** A source whose first fetch lost its only waiter, and the request made after it: a second fetch. */
+  async function afterADroppedFetch() {
     const held = heldHttp();
     const source = new CertificateSource({ http: held.http });
     const controller = new AbortController();
@@ -180,6 +181,11 @@ describe('shared fetches when waiters leave', () => {
     const next = source.get(need());
     await settled();
     expect(held.calls).toHaveLength(2);
+    return { held, source, next };
+  }
+
+  it('when its only waiter leaves, a fetch is dropped at once: the next request fetches afresh', async () => {
+    const { held, next } = await afterADroppedFetch();
     held.answer(1, okReply(PLAIN));
     expect((await next).pem).toBe(PLAIN);
     expect(held.calls).toHaveLength(2);
@@ -187,16 +193,7 @@ describe('shared fetches when waiters leave', () => {
   });
 
   it('a dropped fetch that ends later does not drop the newer fetch of the same model', async () => {
-    const held = heldHttp();
-    const source = new CertificateSource({ http: held.http });
-    const controller = new AbortController();
-    const leaving = source.get(need({ signal: controller.signal }));
-    await held.arrived[0]!.promise;
-    controller.abort(new Error('left'));
-    await expect(leaving).rejects.toThrow('left');
-    const second = source.get(need());
-    await settled();
-    expect(held.calls).toHaveLength(2);
+    const { held, source, next: second } = await afterADroppedFetch();
     // The dropped fetch fails now, while the newer one still runs; a third request joins the newer.
     held.answer(0, { status: 503, text: 'late' });
     await settled();

@@ -19,6 +19,8 @@ const KEY = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
 const NONCE = new Uint8Array(12).map((_, i) => 90 + i);
 const enc = (text: string): string => serverEncrypt(KEY, NONCE, text);
 const fresh = (): Session => sessionFromKey(KEY, NONCE, { backend: 'node' });
+/** A ciphertext with its first character changed: it no longer authenticates. */
+const tampered = (sealed: string): string => (sealed[0] === 'A' ? 'B' : 'A') + sealed.slice(1);
 
 /** A chunk as the service makes it, JSON.stringify'd: the form the template learns from. */
 function chunk(delta: Record<string, unknown>, extra: { finish?: string | null; id?: string } = {}): string {
@@ -136,8 +138,7 @@ describe('ChunkTemplate: the same text and errors as the slow way', () => {
     const template = new ChunkTemplate();
     const state: EventState = { filtered: new Set(), template };
     for (let i = 0; i < 6; i++) decryptEventData(chunk({ reasoning_content: enc(`r${i}`) }), session, state);
-    const sealed = enc('hello');
-    const bad = chunk({ reasoning_content: (sealed[0] === 'A' ? 'B' : 'A') + sealed.slice(1) });
+    const bad = chunk({ reasoning_content: tampered(enc('hello')) });
     expect(template.decrypt(chunk({ reasoning_content: enc('ok') }), session)).toBe(chunk({ reasoning_content: 'ok' }));
     expect(() => template.decrypt(bad, session)).toThrow(DecryptionFailedError);
     expect(() => template.decrypt(bad, session)).toThrow(/the reasoning_content of choice 0 does not authenticate/);
@@ -200,24 +201,16 @@ describe('ChunkTemplate: what it learns from', () => {
     expect(learntFrom(both(enc('first'))).decrypt(both(enc('next')), session)).toBe(both('next'));
   });
 
-  it('a tampered ciphertext of choice 2 is refused naming choice 2, as the slow way does', () => {
-    const third = (text: string): string => JSON.stringify({ choices: [{ index: 2, delta: { content: text } }] });
-    const template = learntFrom(third(enc('first')));
-    const sealed = enc('hello');
-    const bad = third((sealed[0] === 'A' ? 'B' : 'A') + sealed.slice(1));
-    expect(template.decrypt(third(enc('ok')), session)).toBe(third('ok'));
-    expect(() => template.decrypt(bad, session)).toThrow(/^the content of choice 2 does not authenticate/);
-    expect(() => decryptEventData(bad, session, { filtered: new Set() })).toThrow(/^the content of choice 2 does not authenticate/);
-  });
-
-  it('a choice without an index is choice 0 in a refusal on the template path, as on the slow way', () => {
-    const unnumbered = (text: string): string => JSON.stringify({ choices: [{ delta: { content: text } }] });
-    const template = learntFrom(unnumbered(enc('first')));
-    const sealed = enc('hello');
-    const bad = unnumbered((sealed[0] === 'A' ? 'B' : 'A') + sealed.slice(1));
-    expect(template.decrypt(unnumbered(enc('ok')), session)).toBe(unnumbered('ok'));
-    expect(() => template.decrypt(bad, session)).toThrow(/^the content of choice 0 does not authenticate/);
-    expect(() => decryptEventData(bad, session, { filtered: new Set() })).toThrow(/^the content of choice 0 does not authenticate/);
+  it('a tampered ciphertext is refused naming its choice on the template path as on the slow way (by index, else 0)', () => {
+    for (const [choice, named] of [[{ index: 2 }, 2], [{}, 0]] as const) {
+      const form = (text: string): string => JSON.stringify({ choices: [{ ...choice, delta: { content: text } }] });
+      const template = learntFrom(form(enc('first')));
+      const bad = form(tampered(enc('hello')));
+      const refusal = new RegExp(`^the content of choice ${named} does not authenticate`);
+      expect(template.decrypt(form(enc('ok')), session)).toBe(form('ok'));
+      expect(() => template.decrypt(bad, session)).toThrow(refusal);
+      expect(() => decryptEventData(bad, session, { filtered: new Set() })).toThrow(refusal);
+    }
   });
 
   it('stops learning after 16 chunks it could not use', () => {

@@ -8,12 +8,14 @@ import base from './vitest.config.js';
  * most of the suite's wall-clock time.
  */
 /**
- * `ARK_E2EE_MUTATE_SUITES=test/protocol,test/certificates` narrows a run to those folders: a
- * parser that every suite reaches (certificate reading) would otherwise run hundreds of tests
- * per mutant. A mutant only the suites left out would kill then counts as a survivor, so a
+ * `ARK_E2EE_MUTATE_SUITES=test/protocol,test/certificates` narrows a run to those folders (or
+ * test files): a parser that every suite reaches (certificate reading) would otherwise run
+ * hundreds of tests per mutant. A mutant only the suites left out would kill then counts as a survivor, so a
  * narrowed score is a lower bound.
  */
-const suites = process.env.ARK_E2EE_MUTATE_SUITES?.split(',').map((folder) => `${folder.replace(/\/$/, '')}/**/*.test.ts`);
+const suites = process.env.ARK_E2EE_MUTATE_SUITES?.split(',').map((entry) =>
+  // A folder stands for its test files; a file (`test/faults/abort.test.ts`) for itself.
+  entry.endsWith('.ts') ? entry : `${entry.replace(/\/$/, '')}/**/*.test.ts`);
 
 const config = mergeConfig(base, defineConfig({
   test: {

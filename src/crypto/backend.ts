@@ -51,6 +51,17 @@ export const P256_SCALAR_LENGTH = 32;
 export const HKDF_SHA256_MAX_LENGTH = 255 * 32;
 
 /**
+ * Refuses an HKDF-SHA256 output length that is not a whole number from `least` to 8160 bytes
+ * (RFC 5869 §2.3). `least` is 1 on WebCrypto, which derives at least one byte.
+ */
+export function assertHkdfLength(length: number, least = 0): void {
+  if (Number.isInteger(length) && length >= least && length <= HKDF_SHA256_MAX_LENGTH) return;
+  throw new ArkE2EEError(
+    `HKDF-SHA256 output length must be an integer from ${least} to ${HKDF_SHA256_MAX_LENGTH} bytes, got ${length}`,
+  );
+}
+
+/**
  * Refuses, with `InvalidKeyError`, a peer key that is not 65 bytes starting with 0x04: the
  * protocol's only form (§2). Every backend checks this first, so that each refuses compressed,
  * hybrid and truncated encodings alike and says so in the same words.

@@ -5,11 +5,11 @@
 import { ecdh, weierstrass } from '@noble/curves/abstract/weierstrass.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { ArkE2EEError, InvalidKeyError } from '../errors.js';
+import { InvalidKeyError } from '../errors.js';
 import {
+  assertHkdfLength,
   assertUncompressedPoint,
   BAD_SCALAR,
-  HKDF_SHA256_MAX_LENGTH,
   NOT_ON_CURVE,
   P256_SCALAR_LENGTH,
   type CryptoBackend,
@@ -110,11 +110,7 @@ export const nobleBackend: CryptoBackend = {
   },
 
   hkdf(ikm, salt, info, length) {
-    if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX_LENGTH) {
-      throw new ArkE2EEError(
-        `HKDF-SHA256 output length must be an integer from 0 to ${HKDF_SHA256_MAX_LENGTH} bytes, got ${length}`,
-      );
-    }
+    assertHkdfLength(length);
     return hkdf(sha256, ikm, salt, info, length);
   },
 

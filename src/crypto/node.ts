@@ -4,12 +4,12 @@
  * bundles for browsers and edge runtimes do not pull it in.
  */
 import type * as NodeCrypto from 'node:crypto';
-import { ArkE2EEError, InvalidKeyError } from '../errors.js';
+import { InvalidKeyError } from '../errors.js';
 import {
+  assertHkdfLength,
   assertUncompressedPoint,
   BAD_SCALAR,
   GCM_TAG_LENGTH,
-  HKDF_SHA256_MAX_LENGTH,
   NOT_ON_CURVE,
   P256_SCALAR_LENGTH,
   type CryptoBackend,
@@ -23,15 +23,6 @@ function gcmAlgorithm(key: Uint8Array): NodeCrypto.CipherGCMTypes {
     throw new InvalidKeyError(`AES key must be 16, 24 or 32 bytes, got ${key.length}`);
   }
   return `aes-${key.length * 8}-gcm` as NodeCrypto.CipherGCMTypes;
-}
-
-
-function checkHkdfLength(length: number): void {
-  if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX_LENGTH) {
-    throw new ArkE2EEError(
-      `HKDF-SHA256 output length must be an integer from 0 to ${HKDF_SHA256_MAX_LENGTH} bytes, got ${length}`,
-    );
-  }
 }
 
 export function createNodeBackend(crypto: typeof NodeCrypto): CryptoBackend {
@@ -65,7 +56,7 @@ export function createNodeBackend(crypto: typeof NodeCrypto): CryptoBackend {
     },
 
     hkdf(ikm, salt, info, length) {
-      checkHkdfLength(length);
+      assertHkdfLength(length);
       // RFC 5869 §2.2–2.3 on node's HMAC: hkdfSync makes a KeyObject and an EVP context on every
       // call, ~2× the time of these two or three HMACs (one per request, beside its ECDH). An
       // empty salt is an HMAC key of no bytes, the same as HashLen zeros (§2.2, RFC 2104 §2).

@@ -6,7 +6,7 @@
  * messages.
  */
 import { ArkE2EEError, InvalidKeyError } from '../errors.js';
-import { assertUncompressedPoint, HKDF_SHA256_MAX_LENGTH, NOT_ON_CURVE, P256_POINT_LENGTH, type KeyAgreement } from './backend.js';
+import { assertHkdfLength, assertUncompressedPoint, NOT_ON_CURVE, P256_POINT_LENGTH, type KeyAgreement } from './backend.js';
 
 /** A WebCrypto key: opaque here. */
 export type WebCryptoKey = object;
@@ -89,9 +89,7 @@ export async function webCryptoHkdf(
   info: Uint8Array,
   length: number,
 ): Promise<Uint8Array> {
-  if (!Number.isInteger(length) || length < 1 || length > HKDF_SHA256_MAX_LENGTH) {
-    throw new ArkE2EEError(`HKDF-SHA256 output length must be an integer from 1 to ${HKDF_SHA256_MAX_LENGTH} bytes, got ${length}`);
-  }
+  assertHkdfLength(length, 1);
   const key = await subtle.importKey('raw', ikm, 'HKDF', false, ['deriveBits']);
   return new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt, info }, key, length * 8));
 }

@@ -34,7 +34,8 @@ export class EncryptedExchange implements Handler {
   private readonly outer: ForwardingController;
   private readonly preparation = new AbortController();
   private session: Session | undefined;
-  private mode: 'pending' | 'pass' | 'json' | 'sse' = 'pending';
+  /** How the answer's body is handled: as it comes (until a 2xx answer with a body), or decrypted. */
+  private mode: 'pass' | 'json' | 'sse' = 'pass';
   /** The caller's handler has had its last word (onResponseEnd or onResponseError). */
   private done = false;
   /** The encrypted request has started out once (onRequestStart from below). */
@@ -202,7 +203,6 @@ export class EncryptedExchange implements Handler {
     this.outer.attach(controller);
     if (statusCode < 200 || statusCode >= 300 || statusCode === 204 || statusCode === 205) {
       // Informational and error answers are not encrypted: they pass as they are.
-      if (statusCode >= 200) this.mode = 'pass';
       this.handler.onResponseStart?.(this.outer, statusCode, headers, statusMessage);
       return;
     }

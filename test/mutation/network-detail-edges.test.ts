@@ -100,6 +100,13 @@ describe('the walk down the cause chain', () => {
     const error = fetchFailed(new Error('bad port', { cause: { message: '' } }));
     expect(networkDetail(error)).toBe('bad port');
   });
+
+  it('passes over a deeper cause whose message is missing or not a string', () => {
+    // A cause without a message (or with a number for one) does not hide the message above it.
+    expect(networkDetail(fetchFailed(new Error('bad port', { cause: { reason: 'no message' } })))).toBe('bad port');
+    expect(networkDetail(fetchFailed(new Error('bad port', { cause: { message: 42 } })))).toBe('bad port');
+    expect(networkDetail(fetchFailed({ message: 42 }))).toBeUndefined();
+  });
 });
 
 describe('withNetworkDetail', () => {

@@ -445,12 +445,13 @@ describe('aborts through the controller the handler got', () => {
 
   it.each([
     ['an answer that passes', 502, { 'content-type': 'text/html' }],
+    ['a JSON answer', 200, JSON_TYPE],
     ['an event stream', 200, SSE],
   ])('an abort in onResponseData of %s ends it with the abort reason, not an end', async (_kind, status, headers) => {
     const reason = new Error('seen enough');
     const { handler, seen } = recorder({ onResponseData: (controller) => controller.abort(reason) });
     const below = await send(handler);
-    const chunk = status === 502 ? 'bad gateway' : sseEvent(below, 'one');
+    const chunk = status === 502 ? 'bad gateway' : headers === SSE ? sseEvent(below, 'one') : jsonAnswer(below);
     // The layer below does not report the abort itself: it still ends the answer.
     answer(below, status, headers, [chunk]);
     await settle();

@@ -7,7 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { ArkE2EEError, DecryptionFailedError, EventStreamError, UnsupportedRequestError } from '../../errors.js';
+import { DecryptionFailedError, EventStreamError, UnsupportedRequestError } from '../../errors.js';
 import { EventStreamDecrypter } from '../../protocol/event-stream.js';
 import type { Session } from '../../protocol/session.js';
 import { raceAbort } from '../../race-abort.js';
@@ -171,7 +171,7 @@ export class EncryptedExchange implements Handler {
     try {
       return bytes === undefined ? this.decoder.decode() : this.decoder.decode(bytes, { stream: true });
     } catch (error) {
-      if (error instanceof ArkE2EEError) throw error;
+      // TextDecoder throws only its own TypeError here, never one of ours.
       throw new EventStreamError('the answer stream is not valid UTF-8', { cause: error });
     }
   }
@@ -294,8 +294,9 @@ export class EncryptedExchange implements Handler {
       this.deliverError(this.outer.reason);
       return;
     }
-    if (body.byteLength > 0) this.handler.onResponseData?.(this.outer, body);
-    if (this.outer.aborted) this.deliverError(this.outer.reason);
+    // Never empty: the text of a JSON value ("0" at the least). An abort in onResponseData is
+    // met by onResponseEnd, this method's only caller, right after it returns.
+    this.handler.onResponseData?.(this.outer, body);
   }
 
   onResponseError(_controller: Controller | null, error: Error): void {

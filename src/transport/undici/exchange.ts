@@ -112,6 +112,7 @@ export class EncryptedExchange implements Handler {
     plain['accept-encoding'] = 'identity';
     // A body that can be read once: a retry or redirect interceptor below this one sees it
     // disturbed and does not send the same session again (it passes the answer or error up).
+    // Stryker disable next-line StringLiteral: Buffer.from reads a string as UTF-8 when the encoding is empty, as it is with 'utf8'
     const once = Readable.from([Buffer.from(encrypted.body, 'utf8')], { objectMode: false });
     return { opts: { ...this.opts, headers: plain, body: once }, session: encrypted.session };
   }
@@ -160,6 +161,7 @@ export class EncryptedExchange implements Handler {
     if (this.done) return;
     this.failure ??= error;
     this.deliverError(this.failure, this.mode === 'sse');
+    // Stryker disable next-line OptionalChaining: fail() runs only from onResponseStart on, which sets inner from undici's (never null) controller
     this.inner?.abort(error instanceof Error ? error : new Error(String(error)));
   }
 
@@ -182,6 +184,7 @@ export class EncryptedExchange implements Handler {
       // keeps the body) is sending this encrypted request again. undici calls this before the
       // first byte goes out: stop it here, so the session never leaves twice.
       const error = sentTwiceError();
+      // Stryker disable next-line AssignmentOperator: deliverError below ends the exchange (done), after which failure is never read (fail and onResponseError stop at done)
       this.failure ??= error;
       this.deliverError(error);
       controller.abort(error);
@@ -283,6 +286,7 @@ export class EncryptedExchange implements Handler {
     let body: Buffer;
     try {
       const text = new TextDecoder().decode(Buffer.concat(this.chunks));
+      // Stryker disable next-line StringLiteral: Buffer.from reads a string as UTF-8 when the encoding is empty, as it is with 'utf8'
       body = Buffer.from(this.encryptor.decryptJsonText(text, this.session!), 'utf8');
     } catch (error) {
       this.deliverError(error);

@@ -551,7 +551,7 @@ describe('event streams', () => {
 });
 
 describe('a handler may lack any method (all are optional in undici)', () => {
-  /** A handler with nothing but what `keep` names; errors it does not take are lost, so it keeps onResponseError unless told. */
+  /** A handler with nothing but the methods in `keep`. */
   function bare(keep: Hooks): Handler {
     return { ...keep };
   }

@@ -184,8 +184,6 @@ export class EncryptedExchange implements Handler {
       // keeps the body) is sending this encrypted request again. undici calls this before the
       // first byte goes out: stop it here, so the session never leaves twice.
       const error = sentTwiceError();
-      // Stryker disable next-line AssignmentOperator: deliverError below ends the exchange (done), after which failure is never read (fail and onResponseError stop at done)
-      this.failure ??= error;
       this.deliverError(error);
       controller.abort(error);
       return;

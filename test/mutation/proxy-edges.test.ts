@@ -139,10 +139,10 @@ const header = (answer: RawAnswer, name: string): string[] => answer.headers.fil
 
 /**
  * A socket to the proxy on which requests are written byte for byte; `next()` resolves with the
- * next whole answer (by its length, its chunks, or the connection's end), so a connection kept
+ * next whole answer (by its length, its chunks, or the connection's end; none after a HEAD), so a connection kept
  * open can carry a second request.
  */
-function rawConnection(port: number): { socket: Socket; send: (bytes: string | Buffer) => void; next: () => Promise<RawAnswer>; closed: Promise<void>; received: () => string } {
+function rawConnection(port: number): { socket: Socket; send: (bytes: string | Buffer) => void; next: (noBody?: boolean) => Promise<RawAnswer>; closed: Promise<void>; received: () => string } {
   const socket = connect(port, '127.0.0.1');
   let buffer = Buffer.alloc(0);
   let ended = false;
@@ -160,7 +160,7 @@ function rawConnection(port: number): { socket: Socket; send: (bytes: string | B
     wake();
     resolve();
   }));
-  const parse = (): RawAnswer | undefined => {
+  const parse = (noBody: boolean): RawAnswer | undefined => {
     for (;;) {
       const split = buffer.indexOf('\r\n\r\n');
       if (split < 0) return undefined;
@@ -175,6 +175,10 @@ function rawConnection(port: number): { socket: Socket; send: (bytes: string | B
       if (status === 100) {
         buffer = rest;
         continue;
+      }
+      if (noBody || status === 204 || status === 304) {
+        buffer = rest;
+        return { statusLine, status, headers, body: '' };
       }
       const length = headers.find(([n]) => n === 'content-length')?.[1];
       if (length !== undefined) {
@@ -199,18 +203,14 @@ function rawConnection(port: number): { socket: Socket; send: (bytes: string | B
           at = end + 2 + size + 2;
         }
       }
-      if (status === 204 || status === 304) {
-        buffer = rest;
-        return { statusLine, status, headers, body: '' };
-      }
       if (!ended) return undefined;
       buffer = Buffer.alloc(0);
       return { statusLine, status, headers, body: rest.toString('utf8') };
     }
   };
-  const next = async (): Promise<RawAnswer> => {
+  const next = async (noBody = false): Promise<RawAnswer> => {
     for (;;) {
-      const answer = parse();
+      const answer = parse(noBody);
       if (answer) return answer;
       if (ended) throw new Error(`the connection closed without a whole answer: ${JSON.stringify(all)}`);
       await new Promise<void>((resolve) => waiters.push(resolve));
@@ -223,7 +223,7 @@ function rawConnection(port: number): { socket: Socket; send: (bytes: string | B
 async function raw(port: number, head: string, body: string | Buffer = ''): Promise<RawAnswer> {
   const connection = rawConnection(port);
   connection.send(Buffer.concat([Buffer.from(`${head}\r\nConnection: close\r\n\r\n`, 'latin1'), Buffer.from(body)]));
-  const answer = await connection.next();
+  const answer = await connection.next(head.startsWith('HEAD '));
   connection.socket.destroy();
   return answer;
 }

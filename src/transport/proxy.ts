@@ -137,10 +137,10 @@ function sendProxyAnswer(response: ServerResponse, answer: ProxyAnswer): void {
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(text)),
     // The rest of a body that was too long is not read: this connection cannot carry another request.
+    // With this header node:http closes the connection itself once the answer is sent.
     ...(tooLong ? { connection: 'close' } : {}),
   });
   response.end(text);
-  if (tooLong) response.once('finish', () => response.socket?.destroy());
 }
 
 function connectionHeaders(value: string | string[] | undefined): Set<string> {
@@ -211,7 +211,8 @@ function copyAnswerHeaders(from: Headers, to: ServerResponse): void {
   const codings = (from.get('content-encoding') ?? '').split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
   const decoded = codings.length > 0 && codings.every((c) => DECODED_BY_FETCH.has(c));
   for (const [name, value] of from) {
-    if (name === 'set-cookie' || name === 'host' || (HOP_BY_HOP.has(name) && name !== 'content-length')) continue;
+    // HOP_BY_HOP names `host` too: an answer's Host is not passed on either.
+    if (name === 'set-cookie' || (HOP_BY_HOP.has(name) && name !== 'content-length')) continue;
     if (named.has(name)) continue;
     if (decoded && (name === 'content-encoding' || name === 'content-length')) continue;
     to.setHeader(name, value);

@@ -44,6 +44,7 @@ import { HEADER_IS_ENCRYPTED } from '../protocol/constants.js';
 import { createEncryptedFetch } from './create-encrypted-fetch.js';
 import { refusePlainChat } from './chat-route.js';
 import { encryptionSwitch } from './encryption-switch.js';
+import { decodedByFetch } from './fetch-decoding.js';
 import { limitedBody, RequestTooLargeError } from './proxy-body.js';
 import { chatBaseUrl, type ArkEncryptionOptions } from './encryptor.js';
 
@@ -98,8 +99,6 @@ const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host',
   'content-length', 'expect', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate',
 ]);
-/** Codings fetch undoes itself: when the answer carried them, its body is no longer as sent. */
-const DECODED_BY_FETCH = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'zstd']);
 /** Request bodies of a known length up to this size are read whole (and sent with a length). */
 const BUFFER_LIMIT = 32 * 1024 * 1024;
 /** Default `maxRequestBytes`. */
@@ -206,10 +205,10 @@ function askedPath(requestTarget: string): { pathname: string; search: string } 
   return { pathname: url.pathname, search: url.search };
 }
 
-function copyAnswerHeaders(from: Headers, to: ServerResponse): void {
+function copyAnswerHeaders(method: string, answer: Response, to: ServerResponse): void {
+  const from = answer.headers;
   const named = connectionHeaders(from.get('connection') ?? undefined);
-  const codings = (from.get('content-encoding') ?? '').split(',').map((c) => c.trim().toLowerCase()).filter(Boolean);
-  const decoded = codings.length > 0 && codings.every((c) => DECODED_BY_FETCH.has(c));
+  const decoded = decodedByFetch(method, answer.status, from.get('content-encoding'));
   for (const [name, value] of from) {
     // HOP_BY_HOP names `host` too: an answer's Host is not passed on either.
     if (name === 'set-cookie' || (HOP_BY_HOP.has(name) && name !== 'content-length')) continue;
@@ -393,7 +392,7 @@ export async function startEncryptingProxy(options: EncryptingProxyOptions): Pro
     }
     response.statusCode = answer.status;
     if (answer.statusText) response.statusMessage = answer.statusText;
-    copyAnswerHeaders(answer.headers, response);
+    copyAnswerHeaders(method, answer, response);
     if (answer.body === null) {
       response.end();
       return;

@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { gzipSync } from 'node:zlib';
+import zlib, { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { CERTIFICATE_PATH } from '../../src/protocol/constants.js';
@@ -46,6 +46,19 @@ function route(request: IncomingMessage, response: ServerResponse, body: Buffer)
       response.writeHead(200, { 'content-encoding': 'gzip, x-custom', 'content-length': zipped.length });
       return void response.end(zipped);
     }
+    case '/v1/gzip-trailing': {
+      // An empty coding after the comma: fetch knows no such coding, so it undoes none.
+      const zipped = gzipSync('still zipped');
+      response.writeHead(200, { 'content-encoding': 'gzip,', 'content-length': zipped.length });
+      return void response.end(zipped);
+    }
+    case '/v1/not-modified':
+      response.writeHead(304, { 'content-encoding': 'gzip', etag: '"1"' });
+      return void response.end();
+    case '/v1/zstd':
+      // Not real zstd: on a runtime whose fetch cannot undo zstd, it must go on as sent.
+      response.writeHead(200, { 'content-encoding': 'zstd', 'content-length': 10 });
+      return void response.end('zstd-bytes');
     case '/v1/reason':
       response.writeHead(201, 'Made Here', { 'content-length': 2 });
       return void response.end('ok');
@@ -391,6 +404,31 @@ describe('answer headers and status that come down', () => {
     expect(header(decoded, 'content-encoding')).toEqual([]);
     const kept = await fetch(`${proxy.url}/gzip-odd`);
     expect(kept.headers.get('content-encoding')).toBe('gzip, x-custom');
+  });
+
+  it('a coding fetch did not undo stays on the answer, with its length: an empty coding, zstd where fetch has no zstd, a HEAD', async () => {
+    const { proxy } = await startProxy();
+    const zippedLength = String(gzipSync('still zipped').length);
+    const trailing = await raw(proxy.port, 'GET /gzip-trailing HTTP/1.1\r\nHost: x');
+    expect(header(trailing, 'content-encoding')).toEqual(['gzip,']);
+    expect(header(trailing, 'content-length')).toEqual([zippedLength]);
+    // Still gzip (its magic number's first byte; the raw reader reads the body as UTF-8).
+    expect(trailing.body.charCodeAt(0)).toBe(0x1f);
+    expect(trailing.body).not.toContain('still zipped');
+    // A HEAD has no body for fetch to undo: its headers describe the GET's, coding and length.
+    const head = await raw(proxy.port, 'HEAD /gzip-kept HTTP/1.1\r\nHost: x');
+    expect(header(head, 'content-encoding')).toEqual(['gzip']);
+    expect(header(head, 'content-length')).toEqual([String(gzipSync('hello, decoded').length)]);
+    // A 304 has no body either: its coding is the stored answer's, and stays.
+    const notModified = await fetch(`${proxy.url}/not-modified`);
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers.get('content-encoding')).toBe('gzip');
+    if (typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress !== 'function') {
+      const zstd = await raw(proxy.port, 'GET /zstd HTTP/1.1\r\nHost: x');
+      expect(header(zstd, 'content-encoding')).toEqual(['zstd']);
+      expect(header(zstd, 'content-length')).toEqual(['10']);
+      expect(zstd.body).toBe('zstd-bytes');
+    }
   });
 
   it('the upstream reason phrase is passed on, and an empty one leaves the standard one', async () => {

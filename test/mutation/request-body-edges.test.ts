@@ -2,12 +2,15 @@
  * The request body as text and back (src/protocol/request-body.ts, issue 16): the decoder is
  * strict (bad bytes refused, a leading BOM dropped as TextDecoder does by default), isPlainJson's
  * fast path keeps only what JSON.stringify would send unchanged, and every refusal says what was
- * wrong with its code and its words.
+ * wrong with its code and its words. Also utf8DecodeShort's fast path (utf8.ts) and LruMap's
+ * refusal (lru-map.ts), small neighbours of the same survivors list.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encryptChatRequest } from '../../src/protocol/request.js';
 import { asSentJson, parseChatRequestBody, requestBodyText, stringifyRequestBody } from '../../src/protocol/request-body.js';
 import { sessionFromKey } from '../../src/protocol/create-session.js';
+import { LruMap } from '../../src/protocol/lru-map.js';
+import { utf8DecodeShort } from '../../src/protocol/utf8.js';
 import { serverDecrypt } from '../helpers/server-crypto.js';
 
 afterEach(() => {
@@ -178,4 +181,54 @@ describe('parseChatRequestBody', () => {
       );
     },
   );
+});
+
+describe('utf8DecodeShort (src/protocol/utf8.ts): short ASCII in JS, the rest through the strict decoder', () => {
+  const ascii = (n: number): Uint8Array => new Uint8Array(n).map((_, i) => 0x61 + (i % 26));
+  const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
+  /** Calls into the native decoder: the fast path is there to spare them for short ASCII. */
+  const decoderCalls = (): (() => number) => {
+    const spy = vi.spyOn(TextDecoder.prototype, 'decode');
+    return () => spy.mock.calls.length;
+  };
+
+  it('up to 64 ASCII bytes are made without the decoder; from 65 on, and any byte ≥ 0x80, through it', () => {
+    const calls = decoderCalls();
+    expect(utf8DecodeShort(ascii(64))).toBe(text(ascii(64)));
+    expect(utf8DecodeShort(ascii(1))).toBe('a');
+    expect(utf8DecodeShort(new Uint8Array([0x7f, 0x00]))).toBe('\u007f\u0000');
+    expect(calls()).toBe(0);
+    expect(utf8DecodeShort(ascii(65))).toBe(text(ascii(65)));
+    expect(calls()).toBe(1);
+    const e = [0xc3, 0xa9];
+    for (const bytes of [[...e, ...ascii(62)], [...ascii(62), ...e], [...ascii(30), ...e, ...ascii(30)], [...ascii(70), ...e]]) {
+      expect(utf8DecodeShort(new Uint8Array(bytes))).toBe(new TextDecoder().decode(new Uint8Array(bytes)));
+    }
+    expect(calls()).toBe(1 + 4 + 4);
+  });
+
+  it('keeps a leading BOM (ignoreBOM) on the decoder path', () => {
+    expect(utf8DecodeShort(new Uint8Array([0xef, 0xbb, 0xbf, 0x41]))).toBe('\ufeffA');
+  });
+
+  it('refuses bytes that are not UTF-8 on both paths, as a decryption failure', () => {
+    for (const bytes of [[0x41, 0x80], [...ascii(63), 0xff], [0xc3], [...ascii(64), 0xc3, 0x28], [0xed, 0xa0, 0x80]]) {
+      const error = thrown(() => utf8DecodeShort(new Uint8Array(bytes)));
+      expect(error.code).toBe('ERR_ARK_E2EE_DECRYPTION_FAILED');
+      expect(error.message).toBe('answer text authenticated but is not valid UTF-8; the service sent bytes the protocol does not allow');
+    }
+  });
+});
+
+describe('LruMap (src/protocol/lru-map.ts): its refusal names the option', () => {
+  it.each([0, 1.5, -1, Number.NaN])('capacity %s', (capacity) => {
+    for (const [name, run] of [
+      ['capacity', () => new LruMap(capacity)],
+      ['certificateCacheSize', () => new LruMap(capacity, 'certificateCacheSize')],
+    ] as const) {
+      const error = thrown(run);
+      expect(error.code).toBe('ERR_ARK_E2EE_INVALID_OPTION');
+      expect(error.message).toBe(`${name} must be a whole number ≥ 1, got ${capacity}`);
+    }
+  });
 });

@@ -58,12 +58,14 @@ function encryptImagePart(part: JsonObject, session: Session, where: Where, warn
     refuse(where, 'is an image_url part without a string url', 'Give image_url as { "url": "data:…" }.');
   }
   const url = image.url;
+  // Stryker disable next-line OptionalChaining: group 1 is not optional, so a match always has a string at [1]
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme === 'data') {
     return { ...part, image_url: { ...image, url: encryptString(url, session, where) } };
   }
   if (scheme === 'http' || scheme === 'https') {
     warn(
+      // Stryker disable next-line StringLiteral: the kind is only a key of the once-per-process set of defaultWarning, and an empty one is still distinct from the other two kinds
       'image-url',
       `messages[${where.messageIndex}].content[${where.partIndex}] is an ${scheme} image URL: ` +
         'it is sent unencrypted because the service fetches it itself; send the image as a ' +
@@ -87,6 +89,7 @@ function warnAboutVideo(part: JsonObject, where: Where, warn: Warn): void {
   const url = isJsonObject(video) ? video.url : undefined;
   if (typeof url !== 'string' || !/^\s*data:/i.test(url)) return;
   warn(
+    // Stryker disable next-line StringLiteral: the kind is only a key of the once-per-process set of defaultWarning, and an empty one is still distinct from the other two kinds
     'video-url',
     `messages[${where.messageIndex}].content[${where.partIndex}] is a video given as a data: URL: ` +
       'it is sent unencrypted because the encryption protocol has no encrypted form for videos; ' +
@@ -144,6 +147,7 @@ function withoutReasoning(message: JsonObject, index: number, warn: Warn): JsonO
   const { reasoning_content: reasoning, ...rest } = message;
   if (reasoning === null) return message;
   warn(
+    // Stryker disable next-line StringLiteral: the kind is only a key of the once-per-process set of defaultWarning, and an empty one is still distinct from the other two kinds
     'reasoning-content',
     `messages[${index}] carries reasoning_content, which the encryption protocol does not encrypt; ` +
       'it was left out of the request rather than sent in plain text. Remove it before sending back an answer',

@@ -152,3 +152,85 @@ describe('messages, parts and the body', () => {
     expect(warnings).toEqual([expect.stringContaining('messages[2] carries reasoning_content, which the encryption protocol does not encrypt')]);
   });
 });
+
+describe('the words of the remaining refusals and warnings', () => {
+  it('a part that is not an object names its JSON type, null included', () => {
+    for (const [part, name] of [[null, 'null'], [[1], 'array'], ['x', 'string'], [3, 'number']] as const) {
+      const error = refusal(withPart(part));
+      expect(error).toMatchObject({ messageIndex: 1, partIndex: 1 });
+      expect(error.message).toBe(
+        `messages[1].content[1] is a ${name}, not a content part object, which the encryption protocol cannot carry; ` +
+          'nothing was sent. Use { "type": "text", "text": "…" }.',
+      );
+    }
+    expect(refusal({ messages: [null] }).message).toContain('messages[0].content belongs to a message that is a null, not an object');
+  });
+
+  it.each([
+    ['Type', 'type'],
+    ['TEXT', 'text'],
+    ['Image_URL', 'image_url'],
+    ['video_URL', 'video_url'],
+  ])('a part member %j is refused as a lookalike of %j', (member, name) => {
+    const error = refusal(withPart({ type: 'text', text: 'a', [member]: 'x' }));
+    expect(error).toMatchObject({ messageIndex: 1, partIndex: 1 });
+    expect(error.message).toBe(
+      `messages[1].content[1] has a member "${member}" that a server may read as "${name}", which the encryption protocol cannot carry; ` +
+        'nothing was sent. Spell member names in lower case.',
+    );
+  });
+
+  it('a non-text part with a text member says where the text should go', () => {
+    expect(refusal(withPart({ type: 'image_url', image_url: { url: 'https://x.test/a.png' }, text: 's' })).message).toBe(
+      'messages[1].content[1] is a "image_url" part that also carries "text", which the encryption protocol cannot carry; ' +
+        'nothing was sent. Put the text in a part of its own.',
+    );
+  });
+
+  it('an image_url member spelled like url is refused with the spelling to use', () => {
+    expect(refusal(withPart({ type: 'image_url', image_url: { url: 'data:,a', URL: 'data:,secret' } })).message).toBe(
+      'messages[1].content[1] has an image_url member "URL" that a server may read as "url", which the encryption protocol cannot carry; ' +
+        'nothing was sent. Spell it "url".',
+    );
+  });
+
+  it('a message member spelled like content is refused', () => {
+    const error = refusal({ messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b', Content: 'secret' }] });
+    expect(error).toMatchObject({ messageIndex: 1, partIndex: undefined });
+    expect(error.message).toBe(
+      'messages[1].content has a sibling member "Content" that a server may read as "content", which the encryption protocol cannot carry; ' +
+        'nothing was sent. Spell member names in lower case.',
+    );
+  });
+
+  it('a body member spelled like messages is refused', () => {
+    const error = refusal({ model: 'm', messages: [], Messages: [{ role: 'user', content: 'secret' }] });
+    expect(error.messageIndex).toBe(-1);
+    expect(error.message).toBe(
+      'the request body has a member "Messages" beside "messages", which a server may read as "messages" and which would go in plain text; nothing was sent',
+    );
+  });
+
+  it('a video given as a data: URL (leading spaces allowed) is warned about, in full; other videos are not', () => {
+    const warnings: string[] = [];
+    const urls = ['data:video/mp4;base64,AA', '  DATA:video/mp4;base64,AA', 'https://x.test/data:v.mp4', 'xdata:,a', 'https://x.test/v.mp4'];
+    const body = { messages: [{ role: 'user', content: urls.map((url) => ({ type: 'video_url', video_url: { url } })) }] };
+    const out = encryptChatRequest(body, session, { onWarning: (m) => warnings.push(m) }) as unknown as { messages: [{ content: unknown[] }] };
+    expect(out.messages[0].content).toEqual(body.messages[0]!.content);
+    const warning = (i: number): string =>
+      `messages[0].content[${i}] is a video given as a data: URL: it is sent unencrypted because the encryption protocol has no encrypted form for videos; ` +
+      'leave it out if it must not leave in plain text';
+    expect(warnings).toEqual([warning(0), warning(1)]);
+  });
+
+  it('reasoning_content left out: the warning in full', () => {
+    const warnings: string[] = [];
+    encryptChatRequest({ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'c', reasoning_content: 'thought' }] }, session, {
+      onWarning: (m) => warnings.push(m),
+    });
+    expect(warnings).toEqual([
+      'messages[1] carries reasoning_content, which the encryption protocol does not encrypt; ' +
+        'it was left out of the request rather than sent in plain text. Remove it before sending back an answer',
+    ]);
+  });
+});

@@ -82,7 +82,7 @@ async function withWebCrypto<T>(session: Session, options: EncryptRequestAsyncOp
   const result = replaceMarkers(marked, replace);
   // Every text set aside must be back, as ciphertext, or nothing is sent.
   if (replaced !== deferred.length) {
-    throw new ArkE2EEError(`internal error: ${deferred.length - replaced} encrypted texts could not be placed; nothing was sent`);
+    throw new ArkE2EEError(`internal error: ${deferred.length} texts were set aside for WebCrypto but ${replaced} put back; nothing was sent`);
   }
   return result as T;
 }

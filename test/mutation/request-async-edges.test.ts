@@ -195,6 +195,6 @@ describe('the marker tag and the internal-error checks', () => {
     const input = { model: 'm', messages: [{ role: 'user', content: LONG }, { role: 'user', content: [videoWith(`${prefix}0`)] }] };
     const error = await encryptChatRequestJsonAsync(input, session(), MIN).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ArkE2EEError);
-    expect((error as Error).message).toBe('internal error: -1 encrypted texts could not be placed; nothing was sent');
+    expect((error as Error).message).toBe('internal error: 1 texts were set aside for WebCrypto but 2 put back; nothing was sent');
   });
 });

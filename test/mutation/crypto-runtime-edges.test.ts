@@ -86,6 +86,13 @@ describe('backend selection where no node:crypto backend resolves', () => {
   });
 });
 
+describe('the noble backend for asynchronous sessions', () => {
+  it('loadNoble gives the noble backend itself', async () => {
+    const { loadNoble } = await import('../../src/crypto/select.js');
+    expect(await loadNoble()).toBe(nobleBackend);
+  });
+});
+
 describe('refusal texts that are module-level constants, from a fresh import', () => {
   const G =
     '046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296' +

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { ArkE2EEError, InvalidKeyError } from '../../src/errors.js';
 import { webCryptoSealTextToBase64, webCryptoSubtle } from '../../src/crypto/webcrypto-seal.js';
 import { nobleBackend } from '../../src/crypto/noble.js';
+import { loadNoble } from '../../src/crypto/select.js';
 
 const KEY = new Uint8Array(32).fill(7);
 const NONCE = new Uint8Array(12).fill(9);
@@ -88,7 +89,6 @@ describe('backend selection where no node:crypto backend resolves', () => {
 
 describe('the noble backend for asynchronous sessions', () => {
   it('loadNoble gives the noble backend itself', async () => {
-    const { loadNoble } = await import('../../src/crypto/select.js');
     expect(await loadNoble()).toBe(nobleBackend);
   });
 });

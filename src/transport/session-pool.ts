@@ -185,13 +185,11 @@ export class SessionPool {
   private refill(id: string, entry: Entry): void {
     if (entry.scheduled || entry.ready.length >= this.size) return;
     entry.scheduled = true;
-    // Dropped (or cleared) since: the certificate's sessions are no longer wanted.
-    const wanted = (): boolean => this.entries.get(id) === entry && entry.ready.length < this.size;
+    // Dropped (or cleared) since: the certificate's sessions are no longer wanted, and the entry
+    // is no one's. (Its ready list cannot have filled up meanwhile: only this refill adds to it.)
+    const wanted = (): boolean => this.entries.get(id) === entry;
     this.schedule(() => {
-      if (!wanted()) {
-        entry.scheduled = false;
-        return;
-      }
+      if (!wanted()) return;
       this.create(entry.certificate).then(
         (session) => {
           entry.scheduled = false;

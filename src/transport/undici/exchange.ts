@@ -107,13 +107,12 @@ export class EncryptedExchange implements Handler {
       plain[name] = value;
     });
     delete plain['transfer-encoding'];
-    plain['content-length'] = String(Buffer.byteLength(encrypted.body, 'utf8'));
+    plain['content-length'] = String(Buffer.byteLength(encrypted.body));
     // The answer must be decrypted here, byte for byte: ask for it uncompressed.
     plain['accept-encoding'] = 'identity';
     // A body that can be read once: a retry or redirect interceptor below this one sees it
     // disturbed and does not send the same session again (it passes the answer or error up).
-    // Stryker disable next-line StringLiteral: Buffer.from reads a string as UTF-8 when the encoding is empty, as it is with 'utf8'
-    const once = Readable.from([Buffer.from(encrypted.body, 'utf8')], { objectMode: false });
+    const once = Readable.from([Buffer.from(encrypted.body)], { objectMode: false });
     return { opts: { ...this.opts, headers: plain, body: once }, session: encrypted.session };
   }
 
@@ -166,7 +165,7 @@ export class EncryptedExchange implements Handler {
   }
 
   private emit(text: string): void {
-    if (text !== '' && !this.done) this.handler.onResponseData?.(this.outer, Buffer.from(text, 'utf8'));
+    if (text !== '' && !this.done) this.handler.onResponseData?.(this.outer, Buffer.from(text));
   }
 
   private decodeStream(bytes?: Uint8Array): string {
@@ -284,8 +283,7 @@ export class EncryptedExchange implements Handler {
     let body: Buffer;
     try {
       const text = new TextDecoder().decode(Buffer.concat(this.chunks));
-      // Stryker disable next-line StringLiteral: Buffer.from reads a string as UTF-8 when the encoding is empty, as it is with 'utf8'
-      body = Buffer.from(this.encryptor.decryptJsonText(text, this.session!), 'utf8');
+        body = Buffer.from(this.encryptor.decryptJsonText(text, this.session!));
     } catch (error) {
       this.deliverError(error);
       return;

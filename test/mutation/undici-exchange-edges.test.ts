@@ -191,6 +191,25 @@ const messageContent = (text: string): string =>
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Replaces the global `name` by one that defers as it does but records what its callbacks throw
+ * (an error thrown there would otherwise end the test run); gives the records and the original.
+ */
+function recordThrowsDeferredBy(name: 'queueMicrotask' | 'setImmediate'): { thrown: unknown[]; real: (callback: () => void) => unknown } {
+  const real = (globalThis[name] as (callback: () => void) => unknown).bind(globalThis);
+  const thrown: unknown[] = [];
+  vi.stubGlobal(name, (callback: () => void) =>
+    real(() => {
+      try {
+        callback();
+      } catch (error) {
+        thrown.push(error);
+      }
+    }),
+  );
+  return { thrown, real };
+}
+
 describe('what goes down', () => {
   it('asks for an uncompressed answer, drops transfer-encoding, and sends a byte stream of the announced length', async () => {
     const { handler } = recorder();
@@ -303,17 +322,7 @@ describe('errors before anything is sent come at once', () => {
   });
 
   it('an error thrown by the handler itself is not swallowed: it surfaces as undici surfaces it', async () => {
-    const realQueue = globalThis.queueMicrotask;
-    const surfaced: unknown[] = [];
-    vi.stubGlobal('queueMicrotask', (callback: () => void) =>
-      realQueue(() => {
-        try {
-          callback();
-        } catch (error) {
-          surfaced.push(error);
-        }
-      }),
-    );
+    const { thrown: surfaced } = recordThrowsDeferredBy('queueMicrotask');
     const handlerFailure = new Error('the handler broke');
     const { intercept } = interceptor({}, new Error('dispatcher is destroyed'));
     const { handler } = recorder({
@@ -587,21 +596,11 @@ describe('a handler may lack any method (all are optional in undici)', () => {
   });
 
   it('an event stream that fails, to a handler without onResponseError, throws nothing later', async () => {
-    const realImmediate = globalThis.setImmediate;
-    const thrown: unknown[] = [];
-    vi.stubGlobal('setImmediate', (callback: () => void) =>
-      realImmediate(() => {
-        try {
-          callback();
-        } catch (error) {
-          thrown.push(error);
-        }
-      }),
-    );
+    const { thrown, real: realImmediate } = recordThrowsDeferredBy('setImmediate');
     const below = await send(bare({}));
     answer(below, 200, SSE, [sseEvent(below, 'one'), Buffer.from([0xff])]);
-    await new Promise((resolve) => realImmediate(resolve));
-    await new Promise((resolve) => realImmediate(resolve));
+    await new Promise<void>((resolve) => realImmediate(resolve));
+    await new Promise<void>((resolve) => realImmediate(resolve));
     expect(thrown).toEqual([]);
     expect(below.controller.abort).toHaveBeenCalledTimes(1);
     expect(below.controller.abort.mock.calls[0]![0]).toBeInstanceOf(EventStreamError);

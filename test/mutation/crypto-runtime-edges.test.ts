@@ -7,7 +7,7 @@
  * what is checked.
  */
 import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
-import { ArkE2EEError, InvalidKeyError } from '../../src/errors.js';
+import { ArkE2EEError } from '../../src/errors.js';
 import { webCryptoSealTextToBase64, webCryptoSubtle } from '../../src/crypto/webcrypto-seal.js';
 import { nobleBackend } from '../../src/crypto/noble.js';
 import { loadNoble } from '../../src/crypto/select.js';
@@ -56,6 +56,16 @@ describe('WebCrypto sealing, by what the runtime has', () => {
   });
 });
 
+/** The typed error `run` throws (the test fails if it throws none). */
+function refusal(run: () => unknown): ArkE2EEError {
+  try {
+    run();
+  } catch (error) {
+    return error as ArkE2EEError;
+  }
+  throw new Error('expected a refusal');
+}
+
 /** A fresh copy of `path`, loaded after any `vi.doMock`, so that its module-level code runs again. */
 async function freshImport<T>(path: string): Promise<T> {
   vi.resetModules();
@@ -72,14 +82,7 @@ describe('backend selection where no node:crypto backend resolves', () => {
     const { resolveBackend } = await freshImport<typeof import('../../src/crypto/select.js')>('../../src/crypto/select.js');
     expect(resolveBackend().name).toBe('noble');
     expect(resolveBackend('auto').name).toBe('noble');
-    const error = (() => {
-      try {
-        resolveBackend('node');
-      } catch (e) {
-        return e as ArkE2EEError;
-      }
-      throw new Error('expected a refusal');
-    })();
+    const error = refusal(() => resolveBackend('node'));
     expect(error.code).toBe('ERR_ARK_E2EE');
     expect(error.message).toBe(
       "backend 'node' needs node:crypto, which this runtime (or this bundle's import conditions) does not have; use 'noble' or 'auto'",
@@ -102,14 +105,6 @@ describe('refusal texts that are module-level constants, from a fresh import', (
     const { nobleBackend: noble } = await freshImport<typeof import('../../src/crypto/noble.js')>('../../src/crypto/noble.js');
     const offCurve = Uint8Array.from(Buffer.from(G, 'hex'));
     offCurve[64] = offCurve[64]! ^ 1;
-    const refusal = (run: () => unknown): InvalidKeyError => {
-      try {
-        run();
-      } catch (error) {
-        return error as InvalidKeyError;
-      }
-      throw new Error('expected a refusal');
-    };
     const notOnCurve = refusal(() => noble.agree(offCurve));
     expect(notOnCurve.code).toBe('ERR_ARK_E2EE_INVALID_KEY');
     expect(notOnCurve.message).toBe('peer public key is not a valid point on P-256');

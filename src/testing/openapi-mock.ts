@@ -74,7 +74,8 @@ function parseAuthorization(value: string): { accessKey: string; scope: string[]
 
 function queryOf(path: string): Record<string, string> {
   const search = path.includes('?') ? path.slice(path.indexOf('?') + 1) : '';
-  const query: Record<string, string> = {};
+  // No prototype: a parameter named __proto__ is a parameter like any other.
+  const query: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of new URLSearchParams(search)) {
     if (Object.hasOwn(query, key)) throw new OpenApiRefusal(400, 'InvalidParameter', `the query parameter ${key} is given twice`);
     query[key] = value;

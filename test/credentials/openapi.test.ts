@@ -133,6 +133,18 @@ describe('OpenApiClient against the mock OpenAPI', () => {
 });
 
 describe('signer and the mock verifier agree', () => {
+  it('for a query parameter named __proto__ (an own key, read back as one)', async () => {
+    const { server } = await setUp();
+    const query: Record<string, string> = { Action: 'GetApiKey', Version: '2024-01-01' };
+    Object.defineProperty(query, '__proto__', { value: '', enumerable: true, configurable: true, writable: true });
+    const signed = signOpenApiRequest(
+      { method: 'POST', url: `${server.openApiUrl}/`, query, headers: { 'Content-Type': 'application/json' }, body: '' },
+      { credentials: { accessKeyId: AK, secretAccessKey: SK }, region: 'cn-beijing', service: 'ark', date: new Date() },
+    );
+    const answer = (await (await fetch(signed.url, { method: 'POST', headers: signed.headers, body: '' })).json()) as { ResponseMetadata: { Error?: { Code: string } } };
+    expect(answer.ResponseMetadata.Error?.Code).not.toBe('SignatureDoesNotMatch');
+  });
+
   it('for arbitrary extra query parameters, X- headers and bodies (non-ASCII included)', async () => {
     const { server } = await setUp();
     const headerValue = fc.stringMatching(/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/);

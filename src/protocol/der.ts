@@ -57,8 +57,8 @@ export function readTlv(der: Uint8Array, offset: number, limit = der.length): Tl
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + (der[offset + 2 + i] ?? 0);
     header += count;
-    // Stryker disable next-line EqualityOperator: with one length octet, a 0 is a length < 0x80, refused already
-    if (length < 0x80 || (count > 1 && (der[offset + 2] ?? 0) === 0)) throw new DerError('non-minimal length');
+    // A first length octet of 0 is a leading zero (with one octet, it is a length < 0x80 too).
+    if (length < 0x80 || der[offset + 2] === 0) throw new DerError('non-minimal length');
   }
   const end = offset + header + length;
   if (end > limit) throw new DerError('truncated');
@@ -123,7 +123,7 @@ export function integerAt(der: Uint8Array, tlv: Tlv | undefined, what: string): 
 export function smallIntegerAt(der: Uint8Array, tlv: Tlv | undefined, what: string): number {
   const bytes = integerAt(der, tlv, what);
   if (((bytes[0] ?? 0) & 0x80) !== 0) throw new DerError(`the ${what} is negative`);
-  if (bytes.length > 4 && !(bytes.length === 5 && bytes[0] === 0)) throw new DerError(`the ${what} is too large`);
+  // integerAt took the minimal encoding only, so five octets or more is 2^31 or more: refused below.
   let value = 0;
   for (const byte of bytes) value = value * 256 + byte;
   if (value > 0x7fffffff) throw new DerError(`the ${what} is too large`);
@@ -145,7 +145,7 @@ export function bitStringAt(der: Uint8Array, tlv: Tlv | undefined, what: string)
   const unusedBits = der[contentStart] ?? 0;
   const bytes = der.slice(contentStart + 1, end);
   if (unusedBits > 7 || (bytes.length === 0 && unusedBits !== 0)) throw new DerError(`the ${what} has a bad unused-bit count`);
-  if (bytes.length > 0 && ((bytes[bytes.length - 1] ?? 0) & ((1 << unusedBits) - 1)) !== 0) {
+  if (((bytes[bytes.length - 1] ?? 0) & ((1 << unusedBits) - 1)) !== 0) {
     throw new DerError(`the ${what} has unused bits that are not zero`);
   }
   return { unusedBits, bytes };

@@ -61,6 +61,9 @@ describe('readTlv', () => {
     ['a length of five octets', bytes(0x04, 0x85, 1, 0, 0, 0, 0), 'bad length'],
     ['a length of four octets past the end (four are allowed)', bytes(0x04, 0x84, 1, 0, 0, 0), 'truncated'],
     ['a length cut short', bytes(0x04, 0x82, 0x01), 'truncated'],
+    // The length octets themselves missing: read as zeros, they would say "non-minimal" instead.
+    ['a long form with no length octets', bytes(0x04, 0x81), 'truncated'],
+    ['a long form with its second length octet missing', bytes(0x04, 0x82, 0x00), 'truncated'],
     ['a long form for a short length', bytes(0x04, 0x81, 0x05, 1, 2, 3, 4, 5), 'non-minimal length'],
     ['a long form of 0x7f', concat([bytes(0x04, 0x81, 0x7f), new Uint8Array(0x7f)]), 'non-minimal length'],
     ['a leading zero octet in the length', concat([bytes(0x04, 0x82, 0x00, 0x90), new Uint8Array(0x90)]), 'non-minimal length'],
@@ -155,6 +158,8 @@ describe('INTEGER', () => {
     expect(refusal(small(0x00, 0xff, 0xff, 0xff, 0xff))).toBe('the pathLength is too large');
     expect(refusal(small(0x01, 0x00, 0x00, 0x00, 0x00))).toBe('the pathLength is too large');
     expect(refusal(small(0x01, 0x00, 0x00, 0x00, 0x00, 0x00))).toBe('the pathLength is too large');
+    // 256^199 is past the largest double: the value read is Infinity, still refused.
+    expect(refusal(small(0x01, ...new Array<number>(199).fill(0)))).toBe('the pathLength is too large');
   });
 });
 
@@ -319,11 +324,18 @@ describe('PEM', () => {
     const text = `${B}\n${B}\n${E}\n`;
     expect(splitPemCertificates(text)).toEqual([`${B}\n${B}\n${E}`]);
     expect(splitPemCertificates(`${B}\nAAAA\n${E}\nx${B}\nBBBB\n${E}`)).toEqual([`${B}\nAAAA\n${E}`, `${B}\nBBBB\n${E}`]);
+    // A BEGIN line whose closing dashes are the END line's opening ones: inside the block, so
+    // the next block is looked for after the END line, not within its last 25 characters.
+    const overlapping = `${B}\nAAAA\n${B.slice(0, -5)}${E}\n${B}\nBBBB\n${E}`;
+    expect(splitPemCertificates(overlapping)).toEqual([`${B}\nAAAA\n${B.slice(0, -5)}${E}`, `${B}\nBBBB\n${E}`]);
   });
 
   it('a block needs both its lines', () => {
     expect(pemBlockDer(`${B}\nAAAA\n${E}`)).toEqual(bytes(0, 0, 0));
     expect(pemBlockDer(`${B}\nAAAA\n`)).toBeUndefined();
+    // Long enough that what is between the lines, were the END line assumed, is base64.
+    expect(pemBlockDer(`${B}AAAA${'A'.repeat(E.length)}`)).toBeUndefined();
+    expect(pemBlockDer(`${'A'.repeat(B.length)}AAAA${E}`)).toBeUndefined();
     expect(pemBlockDer(`AAAA\n${E}`)).toBeUndefined();
     expect(pemBlockDer(`${B}\n \t\n${E}`)).toBeUndefined();
   });
@@ -335,6 +347,7 @@ describe('PEM', () => {
     expect(lines.at(-1)).toBe('-----END PUBLIC KEY-----');
     expect(lines.slice(1, -1).map((line) => line.length)).toEqual([64, 64, 8]);
     expect(encodePem(bytes(1)).startsWith(`${B}\nAQ==\n${E}`)).toBe(true);
+    expect(encodePem(bytes())).toBe(`${B}\n\n${E}\n`);
   });
 
   it('pemBeginLabel reads a whole BEGIN line only', () => {

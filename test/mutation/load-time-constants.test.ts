@@ -5,17 +5,9 @@
  * and reads what the value decides: a date with a letter in it, bytes that are not UTF-8, a line
  * that only contains a BEGIN line, and the constants against protocol.md's own text.
  */
-import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ascii, bytes, tlv } from '../helpers/der-builder.js';
-
-/** `load()` after the module cache is emptied, so that the module's top level runs again. */
-async function loadAfresh<T>(load: () => Promise<T>): Promise<T> {
-  vi.resetModules();
-  onTestFinished(() => {
-    vi.resetModules();
-  });
-  return load();
-}
+import { loadAfresh } from '../helpers/load-afresh.js';
 
 function refusal(read: () => unknown): string {
   try {

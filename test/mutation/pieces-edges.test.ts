@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { DecryptionFailedError } from '../../src/errors.js';
 import { decryptPieces, MAX_SEARCHED_PIECE_BYTES, openPieces } from '../../src/protocol/pieces.js';
 import { sessionFromKey } from '../../src/protocol/create-session.js';
+import { loadAfresh } from '../helpers/load-afresh.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 
 const KEY = new Uint8Array(32).map((_, i) => (i * 29 + 11) & 0xff);
@@ -163,6 +164,19 @@ describe('a session that opens many short answers (its finder takes over)', () =
     expect(decryptPieces(good, session)).toBe('the next chunk');
   });
 
+  it('refuses a content that is not base64 after one that filled the quick decoder, never answering the earlier text', () => {
+    const session = sessionFromKey(KEY, NONCE);
+    for (let i = 0; i < 20; i++) decryptPieces(piece(`chunk ${i}`), session);
+    // 239 bytes of text + 16 of tag = 255 bytes, 340 base64 characters: the most the quick path
+    // decodes, leaving its buffer holding that whole ciphertext.
+    const text = 't'.repeat(239);
+    expect(decryptPieces(piece(text), session)).toBe(text);
+    const notBase64 = `*${'A'.repeat(339)}`;
+    const error = refusal(() => decryptPieces(notBase64, session));
+    expectDoNotTrust(error);
+    expect(error.message).toContain('the content is not canonical base64 at character 0');
+  });
+
   it('opens a long answer after its finder was made for short ones', () => {
     const session = sessionFromKey(KEY, NONCE);
     for (let i = 0; i < 20; i++) decryptPieces(piece(`chunk ${i}`), session);
@@ -173,6 +187,15 @@ describe('a session that opens many short answers (its finder takes over)', () =
     expect(content.length).toBeGreaterThan(64 * 1024 * (4 / 3));
     expect(decryptPieces(content, session)).toBe(texts.join(''));
     expect(decryptPieces(piece('short again'), session)).toBe('short again');
+  });
+});
+
+describe('the search bound, as the module sets it when it loads', () => {
+  it('lets a content of several unpadded pieces be found piece by piece', async () => {
+    const { decryptPieces: decrypt, MAX_SEARCHED_PIECE_BYTES: bound } = await loadAfresh(() => import('../../src/protocol/pieces.js'));
+    expect(bound).toBe(16 * 1024);
+    const texts = [unpaddedText(30, 'a'), unpaddedText(60, 'b'), unpaddedText(90, 'c')];
+    expect(decrypt(texts.map(piece).join(''), sessionFromKey(KEY, NONCE))).toBe(texts.join(''));
   });
 });
 

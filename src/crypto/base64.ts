@@ -77,7 +77,8 @@ export function decodeBase64Into(text: string, out: Uint8Array): number {
   const length = text.length;
   if (length % 4 !== 0) return -1;
   let padding = 0;
-  if (length > 0 && text.charCodeAt(length - 1) === 61 /* = */) padding = text.charCodeAt(length - 2) === 61 ? 2 : 1;
+  // An empty text reads charCodeAt(-1), NaN: no padding.
+  if (text.charCodeAt(length - 1) === 61 /* = */) padding = text.charCodeAt(length - 2) === 61 ? 2 : 1;
   const size = (length / 4) * 3 - padding;
   if (size > out.length) return -1;
   const whole = length - (padding === 0 ? 0 : 4);
@@ -101,7 +102,8 @@ export function decodeBase64Into(text: string, out: Uint8Array): number {
   out[at++] = (a << 2) | (b >> 4);
   if (padding === 2) return (b & 15) === 0 ? at : -1;
   const c = valueAt(text, whole + 2);
-  if (c < 0 || (c & 3) !== 0) return -1;
+  // A character outside the alphabet (-1, all bits set) has its low bits set too.
+  if ((c & 3) !== 0) return -1;
   out[at++] = ((b & 15) << 4) | (c >> 2);
   return at;
 }

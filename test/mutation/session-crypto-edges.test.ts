@@ -3,8 +3,10 @@
  * crypto/webcrypto-agree.ts, crypto/session-crypto.ts and crypto/noble-lazy.ts do when WebCrypto
  * answers in an unexpected form, refuses a step, or is missing; that a working WebCrypto is used
  * (not silently replaced by noble), that its ephemeral scalar cannot be exported, that a fixed test
- * key is never swapped for a fresh one, and the refusals' words in full. A subtle here is the real
- * one with one operation changed, so each case isolates one check.
+ * key is never swapped for a fresh one, a WebCrypto without HKDF falls back to noble's HKDF, and the
+ * refusals' words in full. A subtle here is the real one with one operation changed, so each case
+ * isolates one check. The backend of a WebCrypto session is built once, when session-crypto.ts
+ * loads: a mutation run switches it only then, so it is also read from a copy loaded afresh.
  */
 import * as nodeCrypto from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -19,6 +21,7 @@ import {
   type WebCryptoKeyPair,
 } from '../../src/crypto/webcrypto-agree.js';
 import { ArkE2EEError, InvalidKeyError } from '../../src/errors.js';
+import { loadAfresh } from '../helpers/load-afresh.js';
 
 const realSubtle = globalThis.crypto.subtle as unknown as AgreementSubtle;
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -164,6 +167,35 @@ describe('WebCrypto refusing or answering oddly: refused, never passed over', ()
   });
 });
 
+describe('a WebCrypto without HKDF: the session derives on noble, the same bytes', () => {
+  const ikm = new Uint8Array(32).fill(3);
+  const salt = new Uint8Array(16).fill(9);
+  const info = new TextEncoder().encode('ark session');
+  const notSupported = () => Promise.reject(new DOMException('HKDF is not supported', 'NotSupportedError'));
+  const cases: [string, Partial<AgreementSubtle>][] = [
+    ['importKey refuses HKDF', { importKey: (f, d, a, e, u) => (a === 'HKDF' ? notSupported() : realSubtle.importKey(f, d, a, e, u)) }],
+    ['deriveBits refuses HKDF', { deriveBits: (a, k, l) => (a.name === 'HKDF' ? notSupported() : realSubtle.deriveBits(a, k, l)) }],
+  ];
+
+  it.each(cases)('%s: noble is loaded once and gives its HKDF of the same inputs', async (_, overrides) => {
+    const subtle = changed(overrides);
+    await expect(webCryptoHkdf(subtle, ikm, salt, info, 44)).rejects.toThrow('HKDF is not supported');
+    const loader = countingLoader();
+    const got = await webCryptoSessionCrypto(subtle, loader.load).hkdf(ikm, salt, info, 44);
+    expect(loader.calls()).toBe(1);
+    expect(got).toBeInstanceOf(Uint8Array);
+    expect(hex(got)).toBe(hex(nobleBackend.hkdf(ikm, salt, info, 44)));
+    expect(hex(got)).toBe(Buffer.from(nodeCrypto.hkdfSync('sha256', ikm, salt, info, 44)).toString('hex'));
+  });
+
+  it('a working HKDF is not passed to noble', async () => {
+    const loader = countingLoader();
+    const got = await webCryptoSessionCrypto(realSubtle, loader.load).hkdf(ikm, salt, info, 44);
+    expect(loader.calls()).toBe(0);
+    expect(hex(got)).toBe(hex(nobleBackend.hkdf(ikm, salt, info, 44)));
+  });
+});
+
 describe('HKDF on WebCrypto at its bounds', () => {
   it('gives 8160 bytes, the most HKDF-SHA256 gives, as node:crypto does', async () => {
     const ikm = new Uint8Array(32).fill(7);
@@ -223,6 +255,45 @@ describe('where the handshake runs, and what a WebCrypto session’s backend say
     } catch (error) {
       expect((error as Error).message).toBe(words('HKDF'));
     }
+  });
+});
+
+describe('session-crypto.ts loaded afresh: the backend of a WebCrypto session', () => {
+  it('is noble by name, frozen, encrypts with noble\'s AES-GCM, and refuses ECDH and HKDF pointing to noble', async () => {
+    const fresh = await loadAfresh(() => import('../../src/crypto/session-crypto.js'));
+    const backend: CryptoBackend = fresh.webCryptoSessionBackend;
+    expect(backend.name).toBe('noble');
+    expect(Object.isFrozen(backend)).toBe(true);
+    const key = new Uint8Array(32).fill(1);
+    const nonce = new Uint8Array(12).fill(2);
+    const plaintext = new TextEncoder().encode('hello');
+    const sealed = backend.seal(key, nonce, plaintext);
+    expect(hex(sealed)).toBe(hex(nobleBackend.seal(key, nonce, plaintext)));
+    expect(Array.from(backend.open(key, nonce, sealed)!)).toEqual(Array.from(plaintext));
+    expect(hex(backend.encryptBlock(key, new Uint8Array(16)))).toBe(hex(nobleBackend.encryptBlock(key, new Uint8Array(16))));
+    const bytes = new Uint8Array(65);
+    const words = (operation: string) =>
+      `this session's handshake ran on WebCrypto, and its backend carries only AES-GCM; for ${operation} use resolveBackend('noble')`;
+    const refusal = (call: () => unknown): Error & { code?: string } => {
+      try {
+        call();
+      } catch (error) {
+        return error as Error & { code?: string };
+      }
+      throw new Error('expected a refusal');
+    };
+    for (const [operation, call] of [
+      ['ECDH', () => backend.agree(bytes)],
+      ['HKDF', () => backend.hkdf(bytes, bytes, bytes, 4)],
+    ] as const) {
+      const error = refusal(call);
+      // A fresh module's error class is a fresh class: its name and code, not instanceof.
+      expect(error.name).toBe('ArkE2EEError');
+      expect(error.code).toBe('ERR_ARK_E2EE');
+      expect(error.message).toBe(words(operation));
+    }
+    // A session on WebCrypto carries that same backend.
+    expect(fresh.webCryptoSessionCrypto(realSubtle, countingLoader().load).backend).toBe(backend);
   });
 });
 

@@ -92,13 +92,13 @@ export class GcmBoundaryFinder {
     let absorbed = 0; // ciphertext bytes already absorbed, always whole blocks
     const firstCandidate = Math.ceil(GCM_TAG_LENGTH / step) * step;
     for (let length = firstCandidate; ; length += step) {
-      if (length > remaining) length = remaining;
+      length = Math.min(length, remaining);
       if (length > maxLength && length < remaining) {
         this.lastMiss = 'too-long';
         return undefined;
       }
       const ciphertextLength = length - GCM_TAG_LENGTH;
-      if (utf8 && ciphertextLength > checked) {
+      if (utf8) {
         const stream = this.keyStreamOf(ciphertextLength);
         for (; checked < ciphertextLength; checked++) {
           const byte = bytes[start + checked]! ^ stream[checked]!;
@@ -128,11 +128,10 @@ export class GcmBoundaryFinder {
           }
         }
       }
+      // Candidates only grow, so this block-aligned end never moves back.
       const fullBlocksEnd = ciphertextLength - (ciphertextLength % BLOCK);
-      if (fullBlocksEnd > absorbed) {
-        ghash.absorb(bytes, start + absorbed, start + fullBlocksEnd);
-        absorbed = fullBlocksEnd;
-      }
+      ghash.absorb(bytes, start + absorbed, start + fullBlocksEnd);
+      absorbed = fullBlocksEnd;
       // A plaintext that ends inside a character is not a text of its own: not a candidate.
       if (!(utf8 && needed !== 0)) {
         this.candidates++;

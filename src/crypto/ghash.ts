@@ -66,10 +66,7 @@ function powers(hashKey: Uint8Array): Int32Array {
   let v2 = readWord(hashKey, 8);
   let v3 = readWord(hashKey, 12);
   for (let i = 0; i < 128; i++) {
-    out[i * 4] = v0;
-    out[i * 4 + 1] = v1;
-    out[i * 4 + 2] = v2;
-    out[i * 4 + 3] = v3;
+    out.set([v0, v1, v2, v3], i * 4);
     // V ← V >> 1, and V ⊕ R when the bit shifted out (x127, the lowest bit of word 3) was 1.
     const carry = -(v3 & 1) & R;
     v3 = (v3 >>> 1) | (v2 << 31);
@@ -150,8 +147,11 @@ export class Ghash {
   /** Y as 16 bytes. */
   digest(): Uint8Array {
     const out = new Uint8Array(BLOCK);
-    const words = [this.y0, this.y1, this.y2, this.y3];
-    for (let i = 0; i < BLOCK; i++) out[i] = words[i >> 2]! >>> (24 - 8 * (i & 3));
+    const view = new DataView(out.buffer);
+    view.setInt32(0, this.y0);
+    view.setInt32(4, this.y1);
+    view.setInt32(8, this.y2);
+    view.setInt32(12, this.y3);
     return out;
   }
 

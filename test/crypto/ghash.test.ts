@@ -235,6 +235,28 @@ describe('against a BigInt GF(2^128) multiplication (§6.3 Algorithm 1)', () => 
     expect(ghashOurs(hashKey, blocks)).toBe(ghashReference(hashKey, blocks));
   });
 
+  it('the length block for lengths of 2^29 bytes and more, whose bit counts need more than 32 bits', () => {
+    const hashKey = hex('66e94bd4ef8a2c3b884cfa59ca342b2e');
+    const lengthBlock = (aadBytes: number, ciphertextBytes: number): Uint8Array => {
+      const out = new Uint8Array(16);
+      const view = new DataView(out.buffer);
+      view.setBigUint64(0, BigInt(aadBytes) * 8n);
+      view.setBigUint64(8, BigInt(ciphertextBytes) * 8n);
+      return out;
+    };
+    const cases: [number, number][] = [
+      [0x2000_0000, 0],
+      [0, 0x2000_0000],
+      [2 ** 32, 2 ** 33 + 5],
+      [2 ** 36 - 1, 3 * 2 ** 29 + 17],
+    ];
+    for (const [aadBytes, ciphertextBytes] of cases) {
+      const hash = new Ghash(hashKey);
+      hash.absorbLengths(aadBytes, ciphertextBytes);
+      expect(toBig(hash.digest()), `${aadBytes}, ${ciphertextBytes}`).toBe(ghashReference(hashKey, lengthBlock(aadBytes, ciphertextBytes)));
+    }
+  });
+
   it('refuses a hash key that is not 16 bytes', () => {
     expect(() => new Ghash(new Uint8Array(15))).toThrow(/16 bytes, got 15/);
   });

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createEncryptedFetch } from '../../src/index.js';
 import type { CertificateHttp } from '../../src/certificates/service.js';
-import { ArkEncryptor, certificateSourceOptions, chatBaseUrl, createCertificateSource, isEventStream } from '../../src/transport/encryptor.js';
+import { ArkEncryptor, certificateSourceOptions, chatBaseUrl, createCertificateSource, isEventStream, maxCertificateBytesOf } from '../../src/transport/encryptor.js';
+import { InvalidOptionError } from '../../src/errors.js';
 import { loadNoble } from '../../src/crypto/select.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
 import { deriveSession, serverDecrypt, serverEncrypt } from '../helpers/server-crypto.js';
@@ -192,6 +193,42 @@ describe('the answer and the options the encryptor passes on', () => {
   it('a bad maxAnswerBytes or maxEventBytes is named when the client is made', () => {
     expect(() => createEncryptedFetch({ maxAnswerBytes: 0 })).toThrow('maxAnswerBytes must be a whole number ≥ 1 (or Infinity for no limit), got 0');
     expect(() => createEncryptedFetch({ maxEventBytes: 1.5 })).toThrow('maxEventBytes must be a whole number ≥ 1 (or Infinity for no limit), got 1.5');
+  });
+
+  it('a maxCertificateBytes that is not a positive whole number is refused when the client is made, naming the value', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 53, Number.POSITIVE_INFINITY, '5' as unknown as number]) {
+      let caught: unknown;
+      try {
+        createEncryptedFetch({ maxCertificateBytes: bad, cacheDir: false });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, String(bad)).toBeInstanceOf(InvalidOptionError);
+      expect((caught as InvalidOptionError).code).toBe('ERR_ARK_E2EE_INVALID_OPTION');
+      expect((caught as Error).message).toBe(`maxCertificateBytes must be a positive whole number of bytes, not ${String(bad)}`);
+    }
+    expect(maxCertificateBytesOf({ maxCertificateBytes: 1 })).toBe(1);
+    expect(maxCertificateBytesOf({ maxCertificateBytes: 2 ** 53 - 1 })).toBe(2 ** 53 - 1);
+    expect(maxCertificateBytesOf({})).toBeUndefined();
+  });
+
+  it('a streamed answer gets maxEventBytes and onPlainText too', async () => {
+    const streamed = (events: string[]) => new Response(events.map((data) => `data: ${data}\n\n`).join(''), {
+      status: 200, headers: { 'content-type': 'text/event-stream' } });
+    const notices: unknown[] = [];
+    const filtered = wrapped({ certificate: certificate.pem, onPlainText: (n) => notices.push(n) }, () => streamed([
+      JSON.stringify({ choices: [{ index: 0, finish_reason: 'content_filter', delta: { content: 'filtered in a stream' } }] }),
+      '[DONE]',
+    ]));
+    await (await filtered.encryptedFetch(CHAT, post)).text();
+    expect(notices).toEqual([{ choiceIndex: 0, field: 'content', text: 'filtered in a stream', reason: 'content_filter' }]);
+
+    // An event that does not end within the limit.
+    const bounded = wrapped({ certificate: certificate.pem, maxEventBytes: 64 }, () =>
+      new Response(`data: {"choices":[{"index":0,"delta":{"content":"${'A'.repeat(200)}`, {
+        status: 200, headers: { 'content-type': 'text/event-stream' } }));
+    const error = await (await bounded.encryptedFetch(CHAT, post)).text().catch((e: unknown) => e);
+    expect((error as Error).message).toContain('longer than 64 characters (maxEventBytes)');
   });
 
   it('the refusal of a request the protocol does not cover names what it does cover', async () => {

@@ -3,13 +3,17 @@
  * codes, the offset and the words that tell the caller what to do, and that a logged, spread or
  * inspected session shows neither secret, nor can its methods or encryptInfo be swapped.
  */
+import * as nodeCrypto from 'node:crypto';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { BackendName } from '../../src/crypto/backend.js';
+import type { BackendName, CryptoBackend } from '../../src/crypto/backend.js';
+import { createNodeBackend } from '../../src/crypto/node.js';
 import { DecryptionFailedError, InvalidCertificateError, InvalidKeyError } from '../../src/errors.js';
 import { parseCertificate } from '../../src/protocol/certificate.js';
 import { createSession, sessionFromKey } from '../../src/protocol/create-session.js';
+import { makeSession } from '../../src/protocol/session.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
+import { loadAfresh } from '../helpers/load-afresh.js';
 import { serverEncrypt } from '../helpers/server-crypto.js';
 
 const BACKENDS: BackendName[] = ['node', 'noble'];
@@ -112,5 +116,35 @@ describe.each(BACKENDS)('createSession refusals and hiding, %s backend', (backen
       (session as { encryptText: (text: string) => string }).encryptText = (text) => text;
     }).toThrow(TypeError);
     expect(session.encryptText('x')).not.toBe('x');
+  });
+});
+
+describe('the session as a module loads it', () => {
+  it('util.inspect of a session made by a copy of the module loaded afresh still hides the key and nonce', async () => {
+    // The inspect hook's symbol is set once, when session.ts loads: read through a fresh copy.
+    const fresh = await loadAfresh(() => import('../../src/protocol/create-session.js'));
+    const session = fresh.sessionFromKey(new Uint8Array(32).fill(7), new Uint8Array(12).fill(9), { backend: 'node' });
+    const shown = inspect(session, { depth: 10 });
+    expect(shown).toContain("key: '[hidden]'");
+    expect(shown).toContain("nonce: '[hidden]'");
+    expect(shown).not.toContain('encryptText');
+  });
+
+  it('a backend with a one-call text sealer is used through it, and both ways give the same ciphertext', () => {
+    const backend = createNodeBackend(nodeCrypto);
+    const calls: string[] = [];
+    const counting: CryptoBackend = {
+      ...backend,
+      sealTextToBase64: (key, nonce, text) => {
+        calls.push(text);
+        return backend.sealTextToBase64!(key, nonce, text);
+      },
+    };
+    const key = new Uint8Array(32).fill(1);
+    const nonce = new Uint8Array(12).fill(2);
+    const withSealer = makeSession(counting, key, nonce, 'token', undefined);
+    const withoutSealer = makeSession({ ...backend, sealTextToBase64: undefined }, key, nonce, 'token', undefined);
+    expect(withSealer.encryptText('héllo')).toBe(withoutSealer.encryptText('héllo'));
+    expect(calls).toEqual(['héllo']);
   });
 });

@@ -120,7 +120,7 @@ export function encryptedFetchWith(loadNoble: NobleLoader, options: EncryptedFet
       return answered(error);
     }
     if (!encrypt) return inner(input, init);
-    if (!answerErrors) return encryptedExchange(input, init);
+    // With errors: 'throw', answered() rethrows what it is given.
     return encryptedExchange(input, init).catch(answered);
   }
 

@@ -125,3 +125,39 @@ describe('what the options change', () => {
     expect((calls[1]![1] as RequestInit).signal).toBe(request.signal);
   });
 });
+
+describe('a plain call is read without building a Request (no copy of its body)', () => {
+  /** How many Requests the wrapper builds for one call, with the global Request counting them. */
+  async function requestsBuiltFor(input: () => RequestInfo | URL, init: RequestInit | undefined): Promise<number> {
+    let built = 0;
+    class CountingRequest extends Request {
+      constructor(...args: ConstructorParameters<typeof Request>) {
+        super(...args);
+        built++;
+      }
+    }
+    vi.stubGlobal('Request', CountingRequest);
+    try {
+      const callInput = input();
+      built = 0; // the test's own Request, if it made one, is not the wrapper's
+      const { encryptedFetch } = wrapped('response');
+      await (await encryptedFetch(callInput, init)).arrayBuffer();
+      return built;
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  }
+  const headers = { 'x-is-encrypted': 'true' };
+
+  it('a string or URL with a string, Uint8Array, null or no body: none built', async () => {
+    expect(await requestsBuiltFor(() => CHAT, { method: 'POST', headers, body })).toBe(0);
+    expect(await requestsBuiltFor(() => new URL(CHAT), { method: 'POST', headers, body: new TextEncoder().encode(body) })).toBe(0);
+    expect(await requestsBuiltFor(() => CHAT, { method: 'POST', headers, body: null })).toBe(0);
+    expect(await requestsBuiltFor(() => CHAT, { method: 'POST', headers })).toBe(0);
+  });
+
+  it('a Request, or a body of another kind (Blob, stream): one is built to read it', async () => {
+    expect(await requestsBuiltFor(() => CHAT, { method: 'POST', headers, body: new Blob([body]) })).toBe(1);
+    expect(await requestsBuiltFor(() => new Request(CHAT, { method: 'POST', headers, body }), undefined)).toBe(1);
+  });
+});

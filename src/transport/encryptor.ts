@@ -114,10 +114,14 @@ export interface EncryptedRequest {
   session: Session;
 }
 
-const aiccOf = (options: ArkEncryptionOptions): boolean => options.aicc ?? environmentOf(options, 'VOLC_ARK_ENCRYPTION') === 'AICC';
+// Functions, not arrows held in constants: a mutation run switches a constant only at load.
+function aiccOf(options: ArkEncryptionOptions): boolean {
+  return options.aicc ?? environmentOf(options, 'VOLC_ARK_ENCRYPTION') === 'AICC';
+}
 
-const warnerOf = (options: ArkEncryptionOptions): ((message: string) => void) =>
-  options.onWarning ?? ((message) => console.warn(`ark-e2ee: ${message}`));
+function warnerOf(options: ArkEncryptionOptions): (message: string) => void {
+  return options.onWarning ?? ((message) => console.warn(`ark-e2ee: ${message}`));
+}
 
 /**
  * The one construction of the certificate source, for every entry point (the fetch wrapper,

@@ -126,6 +126,15 @@ describe('what the options change', () => {
   });
 });
 
+describe('an input that is not a URL, string or Request', () => {
+  it('none, or null, is handed to fetch as it is (fetch gives its own answer or error), not read for headers', async () => {
+    const { encryptedFetch, calls } = wrapped('throw');
+    await encryptedFetch(undefined as never);
+    await encryptedFetch(null as never);
+    expect(calls).toEqual([[undefined, undefined], [null, undefined]]);
+  });
+});
+
 describe('a plain call is read without building a Request (no copy of its body)', () => {
   /** How many Requests the wrapper builds for one call, with the global Request counting them. */
   async function requestsBuiltFor(input: () => RequestInfo | URL, init: RequestInit | undefined): Promise<number> {

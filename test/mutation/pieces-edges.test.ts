@@ -136,6 +136,16 @@ describe('pieces that authenticate but each start or end inside a character', ()
     expect(openPieces(content, session)).toEqual({ offset: 0, reason: 'not-authentic' });
   });
 
+  it('a short piece that authenticates but is not UTF-8 is no piece: refused where it starts, not opened whole', () => {
+    const first = piece(paddedText(20, 'a'));
+    expect(first).toMatch(/=$/);
+    const content = first + sealBytes(new Uint8Array([0xff, 0x61, 0x62]));
+    expect(openPieces(content, session)).toEqual({ offset: first.length, reason: 'not-authentic' });
+    const error = refusal(() => decryptPieces(content, session));
+    expectDoNotTrust(error);
+    expect(error.offset).toBe(first.length);
+  });
+
   it('a piece that starts with a character is accepted after one that is whole text', () => {
     const content = sealBytes(new Uint8Array(Buffer.from(paddedText(600, 'a')))) + piece('é and more');
     expect(decryptPieces(content, session)).toBe(`${paddedText(600, 'a')}é and more`);

@@ -8,10 +8,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { KeyUsageFlags } from '@peculiar/asn1-x509';
 import { describe, expect, it } from 'vitest';
-import { signatureProblem } from '../../src/certificates/signature.js';
+import type { signatureProblem as SignatureProblem } from '../../src/certificates/signature.js';
 import { CertificateTrust } from '../../src/certificates/trust.js';
 import { InvalidCertificateError } from '../../src/errors.js';
 import { bitString, bytes, oid, seq, spkiOf, tlv } from '../helpers/der-builder.js';
+import { loadAfresh } from '../helpers/load-afresh.js';
 import { makeCertificate } from '../helpers/make-certificate.js';
 import {
   SIGNATURE_OID as S,
@@ -26,6 +27,13 @@ import {
   spkiOfKey,
   type NodeHash,
 } from '../helpers/signed-der.js';
+
+/**
+ * signatureProblem from a copy of signature.ts loaded afresh for each check: its algorithm, hash
+ * and curve tables are built when the module loads, and a mutation run switches them only then.
+ */
+const signatureProblem: typeof SignatureProblem = async (child, issuer) =>
+  (await loadAfresh(() => import('../../src/certificates/signature.js'))).signatureProblem(child, issuer);
 
 const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });

@@ -17,5 +17,10 @@ export function resolveBackend(choice: BackendChoice = 'auto'): CryptoBackend {
   throw nodeBackendMissing();
 }
 
-/** The noble backend for an asynchronous session (session-crypto.ts), from this static import. */
-export const loadNoble = async (): Promise<CryptoBackend> => nobleBackend;
+/**
+ * The noble backend for an asynchronous session (session-crypto.ts), from this static import.
+ * A function, not an arrow held in a constant: a mutation run switches a constant only at load.
+ */
+export async function loadNoble(): Promise<CryptoBackend> {
+  return nobleBackend;
+}

@@ -56,8 +56,13 @@ export function originFolderName(baseUrl: string): string {
   return `sha256-${createHash('sha256').update(baseUrl).digest('hex')}`;
 }
 
-/** The mode a written file gets: 0644 when new, else the old readable bits (never g/o-write). */
-const modeFor = (old: number | undefined): number => (old === undefined ? 0o644 : (old & 0o644) | 0o600);
+/**
+ * The mode a written file gets: 0644 when new, else the old readable bits (never g/o-write).
+ * A function, not an arrow held in a constant: a mutation run switches a constant only at load.
+ */
+function modeFor(old: number | undefined): number {
+  return old === undefined ? 0o644 : (old & 0o644) | 0o600;
+}
 
 /** A disk store over `dir`, or `undefined` where there is no file system. */
 export function createDiskCache(dir: string, warn: (message: string) => void): CertificateStore | undefined {

@@ -66,7 +66,10 @@ function powers(hashKey: Uint8Array): Int32Array {
   let v2 = readWord(hashKey, 8);
   let v3 = readWord(hashKey, 12);
   for (let i = 0; i < 128; i++) {
-    out.set([v0, v1, v2, v3], i * 4);
+    out[i * 4] = v0;
+    out[i * 4 + 1] = v1;
+    out[i * 4 + 2] = v2;
+    out[i * 4 + 3] = v3;
     // V ← V >> 1, and V ⊕ R when the bit shifted out (x127, the lowest bit of word 3) was 1.
     const carry = -(v3 & 1) & R;
     v3 = (v3 >>> 1) | (v2 << 31);

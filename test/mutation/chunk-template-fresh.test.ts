@@ -7,20 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decryptEventData, type EventState } from '../../src/protocol/event-stream.js';
-import { sessionFromKey } from '../../src/protocol/create-session.js';
 import { loadAfresh } from '../helpers/load-afresh.js';
-import { serverEncrypt } from '../helpers/server-crypto.js';
+import { eventOfData, sealForTemplate as enc, templateChunk, templateSession } from '../helpers/template-chunks.js';
 
-const KEY = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
-const NONCE = new Uint8Array(12).map((_, i) => 90 + i);
-const enc = (text: string): string => serverEncrypt(KEY, NONCE, text);
-
-function chunk(content: string): string {
-  return JSON.stringify({
-    id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1764600000, model: 'm',
-    choices: [{ index: 0, delta: { content }, finish_reason: null, logprobs: null }],
-  });
-}
+const chunk = (content: string): string => templateChunk({ content });
 
 type Outcome = { text: string } | { name: string; code: unknown; message: string };
 
@@ -31,7 +21,7 @@ function caught(error: unknown): Outcome {
 
 async function templateWay(datas: string[]): Promise<Outcome[]> {
   const { EventStreamDecrypter } = await loadAfresh(() => import('../../src/protocol/event-stream.js'));
-  const decrypter = new EventStreamDecrypter(sessionFromKey(KEY, NONCE, { backend: 'node' }));
+  const decrypter = new EventStreamDecrypter(templateSession());
   const out: Outcome[] = [];
   for (const data of datas) {
     try {
@@ -45,13 +35,13 @@ async function templateWay(datas: string[]): Promise<Outcome[]> {
 }
 
 function slowWay(datas: string[]): Outcome[] {
-  const session = sessionFromKey(KEY, NONCE, { backend: 'node' });
+  const session = templateSession();
   const state: EventState = { filtered: new Set() };
   const out: Outcome[] = [];
   for (const data of datas) {
     try {
       const text = decryptEventData(data, session, state);
-      out.push({ text: `${text.split('\n').map((line) => `data: ${line}\n`).join('')}\n` });
+      out.push({ text: eventOfData(text) });
     } catch (error) {
       out.push(caught(error));
       break;
@@ -82,7 +72,7 @@ describe('the template pattern, read from a fresh module', () => {
       ...(await import('../../src/protocol/event-stream.js')),
       ...(await import('../../src/protocol/chunk-template.js')),
     }));
-    const session = sessionFromKey(KEY, NONCE, { backend: 'node' });
+    const session = templateSession();
     const template = new ChunkTemplate();
     freshDecrypt(chunk(enc('first')), session, { filtered: new Set(), template });
     expect(template.decrypt(chunk(enc('next, and longer')), session)).toBe(chunk('next, and longer'));

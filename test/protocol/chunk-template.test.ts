@@ -10,33 +10,16 @@ import { describe, expect, it } from 'vitest';
 import { DecryptionFailedError, EventStreamError } from '../../src/errors.js';
 import { ChunkTemplate } from '../../src/protocol/chunk-template.js';
 import { decryptEventData, EventStreamDecrypter, type EventState } from '../../src/protocol/event-stream.js';
-import { sessionFromKey } from '../../src/protocol/create-session.js';
 import type { Session } from '../../src/protocol/session.js';
 import { fuzzParameters, fuzzTimeout } from '../fuzz/settings.js';
-import { serverEncrypt } from '../helpers/server-crypto.js';
+import { eventOfData, sealForTemplate as enc, templateChunk as chunk, templateSession as fresh } from '../helpers/template-chunks.js';
 
-const KEY = new Uint8Array(32).map((_, i) => (i * 7 + 3) & 0xff);
-const NONCE = new Uint8Array(12).map((_, i) => 90 + i);
-const enc = (text: string): string => serverEncrypt(KEY, NONCE, text);
-const fresh = (): Session => sessionFromKey(KEY, NONCE, { backend: 'node' });
 /** A ciphertext with its first character changed: it no longer authenticates. */
 const tampered = (sealed: string): string => (sealed[0] === 'A' ? 'B' : 'A') + sealed.slice(1);
 
-/** A chunk as the service makes it, JSON.stringify'd: the form the template learns from. */
-function chunk(delta: Record<string, unknown>, extra: { finish?: string | null; id?: string } = {}): string {
-  return JSON.stringify({
-    id: extra.id ?? 'chatcmpl-1',
-    object: 'chat.completion.chunk',
-    created: 1764600000,
-    model: 'm',
-    choices: [{ index: 0, delta, finish_reason: extra.finish ?? null, logprobs: null }],
-  });
-}
-
 /** The slow way's text for one event, serialised as the decrypter does. */
 function slowEvent(data: string, session: Session, state: EventState): string {
-  const out = decryptEventData(data, session, state);
-  return `${out.split('\n').map((line) => `data: ${line}\n`).join('')}\n`;
+  return eventOfData(decryptEventData(data, session, state));
 }
 
 type Outcome = { text: string } | { error: unknown };
